@@ -1,0 +1,111 @@
+/**
+ * The resolved, frozen configuration: what the resolver (src/config/resolve.ts) produces from either
+ * syntax and what the supervisor, engines and control plane read. Keys keep the seed's snake_case names.
+ * Durations are milliseconds, sizes are bytes; `null` means "no limit" where the seed says so.
+ */
+import type { SourcePosition } from '../errors.js';
+
+/** Log settings, global or per app after inheritance from the global `logger`. */
+export interface LoggerConfig {
+  /** Directory for logs (default /var/log/gracevisor). */
+  log_dir: string;
+  /** Global: the daemon's own log (default `<log_dir>/gracevisor.log`). App: stdout+stderr together. */
+  log_file: string | null;
+  /** Max size of one log file in bytes before rotation (default 500 MB). */
+  max_log_size: number;
+  /** Rotated files to keep; null keeps all (the seed's -1). */
+  max_logs_kept: number | null;
+  /** Max age of a log file in ms before rotation; null is no age limit (the seed's -1). */
+  max_log_age: number | null;
+}
+
+/** An app's logger: the global fields plus per-stream files, resolved to absolute paths. */
+export interface AppLoggerConfig extends LoggerConfig {
+  /** Absolute path of the file stdout goes to. */
+  stdout_log_file: string;
+  /** Absolute path of the file stderr goes to (may equal stdout_log_file). */
+  stderr_log_file: string;
+}
+
+/** The user an app runs as; null runs it as the daemon's user. */
+export interface UserConfig {
+  username: string;
+}
+
+/**
+ * A health check. The original format's string form (`healthcheck: /health`) becomes
+ * `{ type: 'http', path: '/health', ... }`. Other fields belong to the check type's plugin,
+ * which parses them; the model keeps them open.
+ */
+export interface HealthcheckConfig {
+  /** Registry id suffix: `http` means `healthchecks.http`. */
+  type: string;
+  /** Time between liveness probes while serving, ms. */
+  interval: number;
+  /** Time one probe may take, ms. */
+  timeout: number;
+  /** Consecutive failures before a serving instance is `unhealthy`. */
+  unhealthy_threshold: number;
+  /** Type-specific options (path, expect_status, command, …) as given. */
+  [option: string]: unknown;
+}
+
+/** One app. */
+export interface AppConfig {
+  name: string;
+  /** Command line as written; `{port}` is filled in at spawn. */
+  command: string;
+  /** `KEY=value` strings added to the daemon's environment; `{port}` is filled in. */
+  environment: string[];
+  /** Working directory (absolute), or null for the daemon's. */
+  directory: string | null;
+  healthcheck: HealthcheckConfig | null;
+  internal_host: string;
+  external_host: string;
+  external_port: number;
+  /** Engine id suffix: `http`, `tcp`, `splice`, or one a plugin registered. */
+  proxy: string;
+  /** Signal name without SIG: `TERM`, `INT`, `QUIT`, … */
+  stop_signal: string;
+  max_retries: number;
+  /** ms, or null for no timeout. */
+  start_timeout: number | null;
+  /** ms, or null for no timeout (then the old instance is never SIGKILLed). */
+  stop_timeout: number | null;
+  /** ms an old instance may finish in-flight work after the switch. */
+  drain_timeout: number;
+  /** How many instances serve at once. */
+  instances: number;
+  /** ms the http engine holds new requests while no instance is ready, before answering 503. */
+  queue_timeout: number;
+  user: UserConfig | null;
+  logger: AppLoggerConfig;
+  /** Where this app was defined, for error messages and for `reload` diffs. */
+  source: SourcePosition;
+}
+
+/** The whole configuration. */
+export interface Config {
+  /** Absolute path of the main config file. */
+  file: string;
+  port_range: { from: number; to: number };
+  rpc: {
+    /** Unix socket path for the control API (always on). */
+    socket: string;
+    /** TCP host for the control API, or null when not configured. */
+    host: string | null;
+    /** TCP port, or null when not configured. */
+    port: number | null;
+    /** Token required on the TCP listener. */
+    token: string | null;
+    /** File to read the token from. */
+    token_file: string | null;
+  };
+  /** Directory for the state file (pids of running instances) and the generated token. */
+  run_dir: string;
+  logger: LoggerConfig;
+  user: UserConfig | null;
+  /** Plugin specifiers resolved: absolute paths or package names. */
+  plugins: string[];
+  apps: AppConfig[];
+}

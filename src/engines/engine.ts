@@ -1,0 +1,84 @@
+/**
+ * The engine contract (DESIGN.md, Engines). An engine owns one app's public listener and routes new
+ * work to the app's current targets. The supervisor only ever talks to an engine through this.
+ */
+
+/** One place an engine may send work: an instance's internal address. */
+export interface Target {
+  /** The instance id, stable for the instance's life (e.g. `demo#3`). */
+  id: string;
+  host: string;
+  port: number;
+}
+
+/** What `drain()` found when it resolved. */
+export interface DrainResult {
+  /** True when in-flight work reached zero; false when the timeout passed first. */
+  drained: boolean;
+  /** In-flight requests (http) or connections (tcp) still open when it resolved. */
+  open: number;
+  /** ms drain took. */
+  elapsedMs: number;
+}
+
+/** Counters for one target. */
+export interface TargetStats {
+  id: string;
+  /** Connections open to this target right now. */
+  connections: number;
+  /** Requests (http) or connections (tcp) in flight right now; what drain waits on. */
+  inFlight: number;
+  /** Requests (http) or connections (tcp) handled since the target was first set. */
+  total: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** Counters for the whole engine. */
+export interface EngineStats {
+  /** Client connections open on the public listener. */
+  connections: number;
+  /** Requests (http) or connections (tcp) handled since listen(). */
+  requests: number;
+  /** Requests answered with an error by the engine itself (502/503) or connections refused. */
+  errors: number;
+  bytesIn: number;
+  bytesOut: number;
+  targets: TargetStats[];
+}
+
+/** One app's proxy. Construction binds nothing; `listen()` does. */
+export interface Engine {
+  /** Bind the app's external host:port. Rejects with GV_ERR_ENGINE_LISTEN. */
+  listen(): Promise<void>;
+  /** The address actually bound (useful with port 0 in tests). */
+  address(): { host: string; port: number };
+  /** Who gets new work from now on. An empty list: http holds then 503s, tcp refuses. */
+  setTargets(targets: Target[]): void;
+  /** Resolves when `target` has no in-flight work, or after timeoutMs. Never rejects. */
+  drain(target: Target, timeoutMs: number): Promise<DrainResult>;
+  stats(): EngineStats;
+  /** Stop accepting, wait for in-flight work (up to timeoutMs, default unbounded), then release everything. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** What an engine factory is given. */
+export interface EngineOptions {
+  /** App name, for logs and headers. */
+  app: string;
+  host: string;
+  port: number;
+  /** http: how long to hold a request while there is no target before answering 503, ms. */
+  queueTimeoutMs: number;
+  /** Where the engine reports things worth a log line. */
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** How a plugin contributes an engine (registered as `engines.<key>`). */
+export interface EngineDefinition {
+  /** One line for `plugins list`. */
+  description: string;
+  /** Null when usable; otherwise the reason it is not (e.g. the native addon is missing). */
+  unavailable?: () => string | null;
+  create(opts: EngineOptions): Engine;
+}
