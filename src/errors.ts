@@ -57,6 +57,7 @@ export const ErrorCodes = {
   GV_ERR_CONTROL_NOT_FOUND: 'no such control endpoint',
   GV_ERR_CONTROL_UNREACHABLE: 'the daemon is not running or its control socket is unreachable',
   GV_ERR_CONTROL_FAILED: 'the daemon refused or failed the command',
+  GV_ERR_CONTROL_LISTEN: 'the control API cannot bind its socket or port (another daemon may own it)',
   GV_ERR_INTERNAL: 'a bug: an error gracevisor did not expect',
 } as const;
 
