@@ -51,6 +51,7 @@ export const ErrorCodes = {
   GV_ERR_RESTART_FAILED: 'a restart did not complete; the old instance keeps serving',
   GV_ERR_USER_SWITCH: 'the daemon cannot run an app as another user',
   GV_ERR_STATE_FILE: 'the run directory state file cannot be read or written',
+  GV_ERR_DAEMON_RUNNING: 'another daemon already holds this run directory',
   // control plane
   GV_ERR_CONTROL_BAD_REQUEST: 'a malformed control request',
   GV_ERR_CONTROL_UNAUTHORIZED: 'a control request without the right token',
