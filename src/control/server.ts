@@ -1,0 +1,382 @@
+/**
+ * The control API: HTTP+JSON on a unix socket (mode 0600: the daemon's user and root only), and on
+ * TCP `rpc.host:rpc.port` when the config names them, where every request needs a bearer token.
+ * gracevisord starts one; gracevisorctl (through ./client.ts) is its only intended caller. It calls
+ * nothing but the {@link SupervisorApi}: every decision about apps lives in the supervisor.
+ *
+ * Routes (all under /v1):
+ *   GET    /version                      GET  /plugins
+ *   GET    /status            /status/:app (also /apps, /apps/:app)
+ *   POST   /apps/:app/start | stop | restart | kill
+ *   POST   /restart-all                  POST /reload
+ *   POST   /apps  {"file": "/abs/path"}  DELETE /apps/:app
+ *   GET    /apps/:app/logs?stream=stdout|stderr&n=N&follow=1   (text/plain, chunked while following)
+ * Every failure is `{ error: { code, message, pos?, errors? } }` with a GV_ERR_… code; a bad request
+ * never reaches the supervisor and never takes the daemon down.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import { chmod, unlink } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { isAbsolute } from 'node:path';
+import { GvConfigError, GvError, isGvError } from '../errors.js';
+import type { SupervisorApi } from '../supervisor/api.js';
+import { VERSION } from '../version.js';
+import { followFile, readLastLines } from './log-tail.js';
+import { prepareSocketPath } from './socket-file.js';
+import { bearerToken, tokensEqual } from './token.js';
+import { API_PREFIX, httpStatusFor, type ErrorBody, type WireError } from './wire.js';
+
+/** Where the server reports what it did (a command was run, a request failed). DaemonLog fits. */
+export interface ControlLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** How to build a {@link ControlServer}. */
+export interface ControlServerOptions {
+  api: SupervisorApi;
+  /** Unix socket path; always listened on. */
+  socket: string;
+  /** TCP listener with its required token, or null/undefined for the socket only. Port 0 picks one. */
+  tcp?: { host: string; port: number; token: string } | null;
+  log?: ControlLog;
+  /** Poll interval of `logs?follow=1`, ms. */
+  followIntervalMs?: number;
+}
+
+/** Largest request body accepted; the API's bodies are a few bytes. */
+const MAX_BODY = 64 * 1024;
+/** Largest `n` for logs. */
+const MAX_LINES = 100_000;
+
+const silentLog: ControlLog = { info() {}, warn() {}, error() {} };
+
+interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: string[];
+  query: URLSearchParams;
+  body: Record<string, unknown>;
+}
+
+interface Route {
+  method: 'GET' | 'POST' | 'DELETE';
+  pattern: RegExp;
+  /** Query parameters this route accepts; any other is a 400. */
+  query?: string[];
+  /** Body keys this route accepts; any other is a 400. */
+  body?: string[];
+  /** True for routes that change something: logged at info. */
+  mutating?: boolean;
+  handle(ctx: RequestContext): Promise<unknown> | unknown;
+}
+
+function badRequest(message: string): GvError {
+  return new GvError('GV_ERR_CONTROL_BAD_REQUEST', message);
+}
+
+/** The wire form of any thrown value: a GvConfigError keeps every problem, anything unexpected is GV_ERR_INTERNAL. */
+function toWireError(err: unknown): WireError {
+  if (err instanceof GvConfigError) return { ...err.toJSON(), errors: err.errors.map((e) => e.toJSON()) };
+  if (isGvError(err)) return err.toJSON();
+  return { code: 'GV_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/**
+ * The control API server. Construction binds nothing; {@link listen} does, {@link close} undoes it.
+ */
+export class ControlServer {
+  readonly #api: SupervisorApi;
+  readonly #socketPath: string;
+  readonly #tcp: ControlServerOptions['tcp'];
+  readonly #log: ControlLog;
+  readonly #followIntervalMs: number;
+  readonly #routes: Route[];
+  #unixServer: Server | null = null;
+  #tcpServer: Server | null = null;
+  /** Aborts every `logs?follow=1` stream when the server closes. */
+  readonly #follows = new AbortController();
+
+  constructor(opts: ControlServerOptions) {
+    this.#api = opts.api;
+    this.#socketPath = opts.socket;
+    this.#tcp = opts.tcp ?? null;
+    this.#log = opts.log ?? silentLog;
+    this.#followIntervalMs = opts.followIntervalMs ?? 200;
+    this.#routes = this.#buildRoutes();
+  }
+
+  /** The unix socket path. */
+  get socketPath(): string {
+    return this.#socketPath;
+  }
+
+  /** The TCP address actually bound, or null when TCP is off (or not listening yet). */
+  tcpAddress(): { host: string; port: number } | null {
+    const addr = this.#tcpServer?.address() as AddressInfo | null | undefined;
+    return addr ? { host: addr.address, port: addr.port } : null;
+  }
+
+  /**
+   * Bind the unix socket (created with mode 0600 — under a umask of 0177 so there is no moment
+   * when others could connect — then chmod'ed again for certainty), and TCP when configured.
+   * Rejects with GV_ERR_CONTROL_LISTEN; on failure nothing stays bound.
+   */
+  async listen(): Promise<void> {
+    await prepareSocketPath(this.#socketPath);
+    const unix = this.#makeServer(false);
+    try {
+      await this.#bind(unix, () => {
+        let previous: number | null = null;
+        try {
+          previous = process.umask(0o177);
+        } catch {
+          // process.umask(mask) is not allowed in worker threads; the chmod below still applies.
+        }
+        try {
+          unix.listen(this.#socketPath);
+        } finally {
+          if (previous !== null) process.umask(previous);
+        }
+      }, `the control socket ${this.#socketPath}`);
+      this.#unixServer = unix;
+      await chmod(this.#socketPath, 0o600);
+      if (this.#tcp) {
+        const tcp = this.#makeServer(true);
+        const { host, port } = this.#tcp;
+        await this.#bind(tcp, () => tcp.listen(port, host), `the control address ${host}:${port}`);
+        this.#tcpServer = tcp;
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Stop accepting new connections (requests on open ones still finish). The first step of shutdown. */
+  stopAccepting(): void {
+    this.#unixServer?.close();
+    this.#tcpServer?.close();
+  }
+
+  /** Stop everything: end log streams, close listeners and connections, remove the socket file. */
+  async close(): Promise<void> {
+    this.#follows.abort();
+    const servers = [this.#unixServer, this.#tcpServer].filter((s): s is Server => s !== null);
+    const unixWasBound = this.#unixServer !== null;
+    this.#unixServer = null;
+    this.#tcpServer = null;
+    await Promise.all(servers.map(async (s) => {
+      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeIdleConnections();
+      // A command still running (a long restart) gets its answer cut; the daemon is going away.
+      const force = setTimeout(() => s.closeAllConnections(), 1000);
+      force.unref();
+      await closed;
+      clearTimeout(force);
+    }));
+    if (unixWasBound) await unlink(this.#socketPath).catch(() => undefined);
+  }
+
+  async #bind(server: Server, start: () => void, what: string): Promise<void> {
+    const failed = once(server, 'error').then(([err]) => {
+      throw new GvError('GV_ERR_CONTROL_LISTEN', `cannot listen on ${what}: ${(err as Error).message}`, { cause: err });
+    });
+    start();
+    await Promise.race([once(server, 'listening'), failed]);
+    failed.catch(() => undefined);
+  }
+
+  #makeServer(requireToken: boolean): Server {
+    const server = createServer((req, res) => {
+      this.#handle(req, res, requireToken).catch((err: unknown) => {
+        // #handle answers every error itself; reaching here means the answer could not be written.
+        this.#log.error('control: request failed', { error: err instanceof Error ? err.message : String(err) });
+        res.destroy();
+      });
+    });
+    server.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+      this.#log.warn('control: malformed HTTP request', { error: err.message });
+    });
+    // After start, a listener error (EMFILE…) is logged, never thrown into the process.
+    server.on('listening', () => server.on('error', (err) => this.#log.error('control: listener error', { error: err.message })));
+    return server;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse, requireToken: boolean): Promise<void> {
+    res.on('error', () => undefined);
+    try {
+      if (requireToken) {
+        const presented = bearerToken(req.headers.authorization);
+        if (presented === null || !tokensEqual(presented, this.#tcp!.token)) {
+          req.resume();
+          throw new GvError('GV_ERR_CONTROL_UNAUTHORIZED', 'this request needs the control token: Authorization: Bearer <token>');
+        }
+      }
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://control');
+      } catch {
+        throw badRequest('the request URL does not parse');
+      }
+      const { route, params } = this.#match(req.method ?? 'GET', url.pathname);
+      for (const key of url.searchParams.keys()) {
+        if (!route.query?.includes(key)) throw badRequest(`unknown query parameter "${key}"`);
+      }
+      const body = await this.#readBody(req, route);
+      if (route.mutating) this.#log.info(`control: ${req.method} ${url.pathname}`, requireToken ? { via: 'tcp' } : {});
+      const result = await route.handle({ req, res, params, query: url.searchParams, body });
+      if (result !== undefined) this.#send(res, req.method === 'POST' && url.pathname === `${API_PREFIX}/apps` ? 201 : 200, result);
+    } catch (err) {
+      const wire = toWireError(err);
+      const status = httpStatusFor(wire.code);
+      if (status >= 500) this.#log.error(`control: ${req.method} ${req.url} failed`, { code: wire.code, error: wire.message });
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const body: ErrorBody = { error: wire };
+      this.#send(res, status, body);
+    }
+  }
+
+  #send(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body) + '\n';
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+    });
+    res.end(text);
+  }
+
+  #match(method: string, pathname: string): { route: Route; params: string[] } {
+    let pathMatched = false;
+    for (const route of this.#routes) {
+      const m = route.pattern.exec(pathname);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      let params: string[];
+      try {
+        params = m.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        throw badRequest('a path segment is not valid percent-encoding');
+      }
+      return { route, params };
+    }
+    if (pathMatched) throw new GvError('GV_ERR_CONTROL_NOT_FOUND', `${method} is not allowed on ${pathname}`);
+    throw new GvError('GV_ERR_CONTROL_NOT_FOUND', `no control endpoint ${method} ${pathname}`);
+  }
+
+  async #readBody(req: IncomingMessage, route: Route): Promise<Record<string, unknown>> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY) throw badRequest(`the request body is larger than ${MAX_BODY} bytes`);
+      chunks.push(chunk);
+    }
+    const text = Buffer.concat(chunks).toString('utf8').trim();
+    if (text === '') return {};
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw badRequest('the request body is not valid JSON');
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object');
+    for (const key of Object.keys(body)) {
+      if (!route.body?.includes(key)) throw badRequest(`unknown field "${key}" in the request body`);
+    }
+    return body as Record<string, unknown>;
+  }
+
+  #statusOf(app: string): unknown {
+    const apps = this.#api.status(app);
+    if (apps.length === 0) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named "${app}"`);
+    return { apps };
+  }
+
+  #buildRoutes(): Route[] {
+    const api = this.#api;
+    const P = API_PREFIX.replace(/\//g, '\\/');
+    const seg = '([^/]+)';
+    const r = (s: string): RegExp => new RegExp(`^${P}${s}\\/?$`);
+    return [
+      { method: 'GET', pattern: r('/version'), handle: () => ({ version: VERSION, node: process.version, pid: process.pid }) },
+      { method: 'GET', pattern: r('/plugins'), handle: () => ({ plugins: api.plugins() }) },
+      { method: 'GET', pattern: r('/status'), handle: () => ({ apps: api.status() }) },
+      { method: 'GET', pattern: r(`/status/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
+      { method: 'GET', pattern: r('/apps'), handle: () => ({ apps: api.status() }) },
+      {
+        method: 'POST', pattern: r('/apps'), body: ['file'], mutating: true,
+        handle: async ({ body }) => {
+          const file = body.file;
+          if (typeof file !== 'string' || file === '') throw badRequest('the body needs "file": the absolute path of an app config file');
+          if (!isAbsolute(file)) throw badRequest(`"file" must be an absolute path (the daemon's working folder is not yours): ${file}`);
+          return { app: await api.addApp(file) };
+        },
+      },
+      { method: 'GET', pattern: r(`/apps/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
+      {
+        method: 'DELETE', pattern: r(`/apps/${seg}`), mutating: true,
+        handle: async ({ params }) => {
+          await api.removeApp(params[0]!);
+          return { removed: params[0]! };
+        },
+      },
+      { method: 'POST', pattern: r(`/apps/${seg}/start`), mutating: true, handle: async ({ params }) => ({ app: await api.startApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/stop`), mutating: true, handle: async ({ params }) => ({ app: await api.stopApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/kill`), mutating: true, handle: async ({ params }) => ({ app: await api.killApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/restart`), mutating: true, handle: ({ params }) => api.restartApp(params[0]!) },
+      { method: 'POST', pattern: r('/restart-all'), mutating: true, handle: async () => ({ results: await api.restartAll() }) },
+      { method: 'POST', pattern: r('/reload'), mutating: true, handle: () => api.reload() },
+      { method: 'GET', pattern: r(`/apps/${seg}/logs`), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx) },
+    ];
+  }
+
+  /** `GET /v1/apps/:app/logs`: the last n lines, then (follow=1) everything appended, until the client goes. */
+  async #logs({ res, params, query }: RequestContext): Promise<undefined> {
+    const stream = query.get('stream') ?? 'stdout';
+    if (stream !== 'stdout' && stream !== 'stderr') throw badRequest(`"stream" must be stdout or stderr, not "${stream}"`);
+    const nText = query.get('n') ?? '10';
+    if (!/^\d+$/.test(nText) || Number(nText) > MAX_LINES) throw badRequest(`"n" must be a whole number from 0 to ${MAX_LINES}, not "${nText}"`);
+    const followText = query.get('follow') ?? '0';
+    if (!['0', '1', 'true', 'false'].includes(followText)) throw badRequest(`"follow" must be 1 or 0, not "${followText}"`);
+    const follow = followText === '1' || followText === 'true';
+    const file = this.#api.logFiles(params[0]!)[stream];
+    const tail = await readLastLines(file, Number(nText));
+    res.writeHead(200, {
+      'content-type': 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'x-log-file': encodeURI(file),
+    });
+    if (!follow) {
+      res.end(tail.text);
+      return undefined;
+    }
+    if (tail.text.length > 0) res.write(tail.text);
+    // Ends when the client goes away or the server closes.
+    const gone = new AbortController();
+    const onClose = (): void => gone.abort();
+    // Not req's 'close': an IncomingMessage closes once its (empty) body is read, long before the client leaves.
+    res.on('close', onClose);
+    const signal = AbortSignal.any([gone.signal, this.#follows.signal]);
+    const write = async (chunk: Buffer): Promise<void> => {
+      if (!res.write(chunk)) await once(res, 'drain', { signal }).catch(() => undefined);
+    };
+    try {
+      await followFile(file, tail, write, signal, this.#followIntervalMs);
+    } finally {
+      res.off('close', onClose);
+      if (!res.writableEnded && !res.destroyed) res.end();
+    }
+    return undefined;
+  }
+}
