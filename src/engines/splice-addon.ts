@@ -1,0 +1,87 @@
+/**
+ * Finding and loading the splice engine's native addon (native/, built by scripts/build-native.mjs at
+ * install time). Loading never throws: a machine without the addon gets a reason instead, which
+ * `plugins list` shows and a config check reports.
+ */
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Tunables of one splice loop; every field has a default chosen by bench/splice.mjs. */
+export interface SpliceTuning {
+  /** Requested pipe capacity per direction, bytes (F_SETPIPE_SZ). Default 1 MiB. */
+  pipeSize?: number;
+  /** Most bytes asked of one splice(2) call from a socket, bytes. Default 1 MiB. */
+  chunkSize?: number;
+  /** epoll edge-triggered (default) or level-triggered. */
+  edgeTriggered?: boolean;
+  /** Pass SPLICE_F_MORE while the reading side still has bytes queued. Default true. */
+  spliceMore?: boolean;
+}
+
+/** How one spliced connection ended, as the addon reports it on the main thread. */
+export interface SpliceEnd {
+  id: number;
+  /** Bytes delivered client -> upstream. */
+  bytesIn: number;
+  /** Bytes delivered upstream -> client. */
+  bytesOut: number;
+  /** `end`: both sides closed cleanly; `error`: a reset or failure; `aborted`: `abort()` or `close()`. */
+  reason: 'end' | 'error' | 'aborted';
+  /** errno name for `error` (e.g. ECONNRESET). */
+  code?: string;
+  /** The side that failed, for `error`. */
+  side?: 'client' | 'upstream';
+}
+
+/** One epoll thread of the addon. */
+export interface NativeSplicer {
+  /** Dups both fds (the caller then closes its own handles) and starts moving bytes. Returns the id. */
+  add(clientFd: number, upstreamFd: number): number;
+  /** Resets both sides of one connection; its end is reported with reason `aborted`. */
+  abort(id: number): void;
+  /** `[id, bytesIn, bytesOut, …]` for every open connection. */
+  counters(): Float64Array;
+  /** Resets every open connection (each reported `aborted`) and joins the thread. Idempotent. */
+  close(): void;
+  /** Connections added and not yet reported ended. */
+  readonly open: number;
+  readonly options: Required<SpliceTuning>;
+}
+
+/** The addon module's exports. */
+export interface SpliceAddon {
+  Splicer: new (onEnd: (end: SpliceEnd) => void, tuning?: SpliceTuning) => NativeSplicer;
+  platform: string;
+}
+
+/** Either the loaded addon or why it is not there. */
+export type SpliceAddonLoad = { addon: SpliceAddon; reason: null } | { addon: null; reason: string };
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where `npm ci` (scripts/build-native.mjs) puts the addon. */
+export const defaultSpliceAddonPath = join(packageRoot, 'native', 'build', 'Release', 'gracevisor_splice.node');
+
+/**
+ * Loads the addon at `path` (default: the one built at install). The seam tests use to see the
+ * unavailable path. A reason is, in order: not Linux, the build's own UNAVAILABLE note next to the
+ * addon, the load error.
+ */
+export function loadSpliceAddon(path: string = defaultSpliceAddonPath): SpliceAddonLoad {
+  if (process.platform !== 'linux') return { addon: null, reason: `splice(2) is Linux-only; this is ${process.platform}` };
+  const note = join(dirname(path), '..', 'UNAVAILABLE');
+  if (!existsSync(path) && existsSync(note)) {
+    const text = readFileSync(note, 'utf8').trim();
+    return { addon: null, reason: text || 'the native splice addon did not build' };
+  }
+  try {
+    const mod = createRequire(import.meta.url)(path) as Partial<SpliceAddon>;
+    if (typeof mod.Splicer !== 'function') return { addon: null, reason: `${path} is not the splice addon` };
+    return { addon: mod as SpliceAddon, reason: null };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { addon: null, reason: `the native splice addon cannot be loaded (run npm run build:native): ${msg}` };
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The splice engine's Engine: the tcp engine's contract (per-connection routing, clients held while
+ * there is no target, drain by open connections) with the bytes moved by the native addon. JavaScript
+ * accepts the client (paused, so libuv never reads it), connects upstream (paused too), hands both fds
+ * to the addon, which dups them, and destroys its own handles; from then on the kernel moves the bytes.
+ */
+import net from 'node:net';
+import type { DrainResult, Engine, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
+import type { NativeSplicer, SpliceAddon, SpliceEnd, SpliceTuning } from './splice-addon.js';
+import { GvError } from '../errors.js';
+
+/** Engine options plus the splice loop's tunables (bench/splice.mjs tries several). */
+export interface SpliceEngineOptions extends EngineOptions {
+  splice?: SpliceTuning;
+}
+
+/** Per-target counters; kept while the target is current or still has connections. */
+interface TargetState {
+  target: Target;
+  inFlight: number;
+  total: number;
+  /** Bytes of this target's connections that have ended. */
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** A client not yet handed to the addon: waiting for a target, or for its upstream connect. */
+interface Pending {
+  client: net.Socket;
+  timer?: NodeJS.Timeout;
+  upstream?: net.Socket;
+  state?: TargetState;
+}
+
+/** The fd under a net.Socket (Node 20 keeps it on the internal TCP handle). */
+function socketFd(socket: net.Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' ? fd : -1;
+}
+
+/** One app's splice proxy. Create through `engines.splice` (src/engines/splice.ts). */
+export class SpliceEngine implements Engine {
+  readonly #opts: SpliceEngineOptions;
+  readonly #addon: SpliceAddon;
+  #splicer: NativeSplicer | null = null;
+  readonly #server: net.Server;
+  #targets: Target[] = [];
+  #next = 0;
+  readonly #states = new Map<string, TargetState>();
+  /** Native connection id -> its target. */
+  readonly #spliced = new Map<number, TargetState>();
+  readonly #pending = new Set<Pending>();
+  /** Called after every change in open work; each checks its own condition. */
+  readonly #watchers = new Set<() => void>();
+  #requests = 0;
+  #errors = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+
+  /** Binds nothing; `listen()` does. */
+  constructor(opts: SpliceEngineOptions, addon: SpliceAddon) {
+    this.#opts = opts;
+    this.#addon = addon;
+    this.#server = net.createServer({ pauseOnConnect: true }, (client) => this.#accept(client));
+  }
+
+  async listen(): Promise<void> {
+    const { host, port } = this.#opts;
+    try {
+      this.#splicer ??= new this.#addon.Splicer((end) => this.#ended(end), this.#opts.splice ?? {});
+    } catch (err) {
+      throw new GvError('GV_ERR_ENGINE_UNAVAILABLE', `the splice loop cannot start: ${(err as Error).message}`, { cause: err });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app} cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err, details: { host, port } }));
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (err) => this.#opts.log('error', 'splice listener error', { app: this.#opts.app, err: err.message }));
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.#server.address();
+    if (a && typeof a === 'object') return { host: a.address, port: a.port };
+    return { host: this.#opts.host, port: this.#opts.port };
+  }
+
+  setTargets(targets: Target[]): void {
+    this.#targets = [...targets];
+    this.#next = 0;
+    for (const t of targets) {
+      const s = this.#states.get(t.id);
+      if (s) s.target = t;
+      else this.#states.set(t.id, { target: t, inFlight: 0, total: 0, bytesIn: 0, bytesOut: 0 });
+    }
+    this.#prune();
+    if (targets.length === 0) return;
+    for (const p of [...this.#pending]) {
+      if (p.upstream === undefined) {
+        clearTimeout(p.timer);
+        this.#connect(p);
+      }
+    }
+  }
+
+  async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
+    const started = performance.now();
+    const open = (): number => this.#states.get(target.id)?.inFlight ?? 0;
+    if (open() === 0) return { drained: true, open: 0, elapsedMs: 0 };
+    const drained = await this.#until(() => open() === 0, timeoutMs);
+    return { drained, open: open(), elapsedMs: Math.round(performance.now() - started) };
+  }
+
+  stats(): EngineStats {
+    const live = new Map<TargetState, { bytesIn: number; bytesOut: number }>();
+    let bytesIn = this.#bytesIn;
+    let bytesOut = this.#bytesOut;
+    const counters = this.#splicer?.counters() ?? new Float64Array(0);
+    for (let i = 0; i + 2 < counters.length; i += 3) {
+      const state = this.#spliced.get(counters[i]!);
+      if (!state) continue;
+      const l = live.get(state) ?? { bytesIn: 0, bytesOut: 0 };
+      l.bytesIn += counters[i + 1]!;
+      l.bytesOut += counters[i + 2]!;
+      live.set(state, l);
+      bytesIn += counters[i + 1]!;
+      bytesOut += counters[i + 2]!;
+    }
+    const targets: TargetStats[] = [...this.#states.values()].map((s) => ({
+      id: s.target.id,
+      connections: s.inFlight,
+      inFlight: s.inFlight,
+      total: s.total,
+      bytesIn: s.bytesIn + (live.get(s)?.bytesIn ?? 0),
+      bytesOut: s.bytesOut + (live.get(s)?.bytesOut ?? 0),
+    }));
+    return {
+      connections: this.#pending.size + this.#spliced.size,
+      requests: this.#requests,
+      errors: this.#errors,
+      bytesIn,
+      bytesOut,
+      targets,
+    };
+  }
+
+  close(timeoutMs?: number): Promise<void> {
+    this.#closed ??= this.#close(timeoutMs);
+    return this.#closed;
+  }
+
+  async #close(timeoutMs: number | undefined): Promise<void> {
+    this.#closing = true;
+    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // Clients still waiting for a target will never get one now.
+    for (const p of [...this.#pending]) {
+      if (p.upstream === undefined) this.#fail(p, 'closing');
+    }
+    const openWork = (): number => this.#pending.size + this.#spliced.size;
+    if (openWork() > 0) await this.#until(() => openWork() === 0, timeoutMs ?? Infinity);
+    for (const p of [...this.#pending]) this.#fail(p, 'closing');
+    // Resets what is left; each reset connection is reported, so wait for the last report.
+    const reported = this.#spliced.size === 0 ? Promise.resolve(true) : this.#until(() => this.#spliced.size === 0, Infinity);
+    this.#splicer?.close();
+    await reported;
+    await serverClosed;
+  }
+
+  /** Resolves true when `done()` holds after some change, false after timeoutMs. */
+  #until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): void => {
+        if (!done()) return;
+        this.#watchers.delete(check);
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#watchers.add(check);
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          this.#watchers.delete(check);
+          resolve(done());
+        }, Math.max(0, timeoutMs));
+      }
+    });
+  }
+
+  #changed(): void {
+    for (const w of [...this.#watchers]) w();
+    this.#prune();
+  }
+
+  /** Forgets targets that are no longer current and have nothing open. */
+  #prune(): void {
+    for (const [id, s] of this.#states) {
+      if (s.inFlight === 0 && !this.#targets.some((t) => t.id === id)) this.#states.delete(id);
+    }
+  }
+
+  #accept(client: net.Socket): void {
+    // Errors surface only once we touch the socket; a listener keeps them from being uncaught.
+    client.on('error', () => {});
+    if (this.#closing) {
+      client.destroy();
+      return;
+    }
+    this.#requests++;
+    const p: Pending = { client };
+    this.#pending.add(p);
+    if (this.#targets.length > 0) {
+      this.#connect(p);
+      return;
+    }
+    // No instance ready (a restart with nothing running, or a cold start): hold the client, as the
+    // tcp engine does, then give up.
+    p.timer = setTimeout(() => this.#fail(p, 'no target'), this.#opts.queueTimeoutMs);
+  }
+
+  #connect(p: Pending): void {
+    const target = this.#targets[this.#next++ % this.#targets.length]!;
+    const state = this.#states.get(target.id)!;
+    state.inFlight++;
+    state.total++;
+    p.state = state;
+    const upstream = net.connect({ host: target.host, port: target.port });
+    // Before the connect completes: libuv must never start reading, or bytes would land in JS.
+    upstream.pause();
+    p.upstream = upstream;
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      this.#opts.log('warn', 'splice upstream connect failed', { app: this.#opts.app, target: target.id, code: err.code });
+      this.#fail(p, err.code ?? 'upstream error');
+    });
+    upstream.once('connect', () => this.#handOver(p));
+  }
+
+  #handOver(p: Pending): void {
+    const { client, upstream, state } = p;
+    let id: number;
+    try {
+      if (this.#splicer === null) throw new Error('the splice loop is closed');
+      id = this.#splicer.add(socketFd(client), socketFd(upstream!));
+    } catch (err) {
+      this.#opts.log('error', 'splice hand-over failed', { app: this.#opts.app, code: (err as NodeJS.ErrnoException).code });
+      this.#fail(p, 'hand-over');
+      return;
+    }
+    this.#pending.delete(p);
+    this.#spliced.set(id, state!);
+    // The addon holds dups; closing ours sends nothing to either peer.
+    client.destroy();
+    upstream!.destroy();
+  }
+
+  #fail(p: Pending, why: string): void {
+    if (!this.#pending.delete(p)) return;
+    clearTimeout(p.timer);
+    this.#errors++;
+    p.client.destroy();
+    p.upstream?.destroy();
+    if (p.state) p.state.inFlight--;
+    this.#opts.log('info', 'splice connection refused', { app: this.#opts.app, why });
+    this.#changed();
+  }
+
+  #ended(end: SpliceEnd): void {
+    const state = this.#spliced.get(end.id);
+    if (!state) return;
+    this.#spliced.delete(end.id);
+    state.inFlight--;
+    state.bytesIn += end.bytesIn;
+    state.bytesOut += end.bytesOut;
+    this.#bytesIn += end.bytesIn;
+    this.#bytesOut += end.bytesOut;
+    this.#changed();
+  }
+}
