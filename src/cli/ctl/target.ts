@@ -1,0 +1,70 @@
+/**
+ * Where gracevisorctl finds the daemon, from its options, in this order:
+ *   --host/--port   TCP, with --token (or $GRACEVISOR_TOKEN), else the token --conf names, else
+ *                   <run_dir>/control.token (run_dir from --conf, or the default)
+ *   --socket PATH   that unix socket
+ *   --conf PATH     the rpc settings of that config (its socket; its TCP address when it has no socket)
+ *   nothing         the default socket — the same default the config layer gives rpc.socket
+ */
+import { UsageError } from 'clipanion';
+import type { ControlTarget } from '../../control/client.js';
+import { readTokenFile, tokenFilePath } from '../../control/token.js';
+import { loadConfig } from '../../config/load.js';
+import { currentRuntime, defaultRunDir } from '../../config/resolve.js';
+import type { Config } from '../../config/model.js';
+import { join } from 'node:path';
+
+/**
+ * The file name of the socket inside run_dir when rpc.socket is not set. The config layer uses the
+ * same name; test/cli/target.test.ts resolves an empty config and fails if the two ever disagree.
+ */
+export const DEFAULT_SOCKET_NAME = 'gracevisord.sock';
+
+/** The socket gracevisorctl tries when given no --socket, --host or --conf: rpc.socket's default. */
+export function defaultSocketPath(): string {
+  return join(defaultRunDir(currentRuntime()), DEFAULT_SOCKET_NAME);
+}
+
+/** The connection options every command takes. */
+export interface TargetOptions {
+  socket?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  token?: string | undefined;
+  conf?: string | undefined;
+}
+
+/**
+ * Load a config for its rpc and run_dir only. The same loader as the daemon's keeps the two from
+ * disagreeing; plugins are not loaded here, so every engine and healthcheck type is taken on trust
+ * (checking them is `gracevisord --check`'s job, not a client's).
+ */
+async function rpcOf(conf: string): Promise<Config> {
+  return loadConfig(conf, {
+    registry: { engine: () => ({ available: true, reason: null }), healthcheck: () => ({}) },
+    loadPlugins: async () => undefined,
+  });
+}
+
+async function tokenFor(opts: TargetOptions, config: Config | null): Promise<string | null> {
+  if (opts.token !== undefined && opts.token !== '') return opts.token;
+  if (config?.rpc.token) return config.rpc.token;
+  if (config?.rpc.token_file) return readTokenFile(config.rpc.token_file);
+  try {
+    return await readTokenFile(tokenFilePath(config?.run_dir ?? defaultRunDir(currentRuntime())));
+  } catch {
+    // No readable token: send none, and let the daemon answer 401 with its own error code.
+    return null;
+  }
+}
+
+/** Decide where to connect. Throws a UsageError for contradictory options, a GvError for a config that does not load. */
+export async function resolveTarget(opts: TargetOptions): Promise<ControlTarget> {
+  if ((opts.host === undefined) !== (opts.port === undefined)) throw new UsageError('--host and --port go together');
+  if (opts.host !== undefined && opts.socket !== undefined) throw new UsageError('give either --socket or --host/--port, not both');
+  const config = opts.conf !== undefined && (opts.socket === undefined || opts.host !== undefined) ? await rpcOf(opts.conf) : null;
+  if (opts.host !== undefined && opts.port !== undefined) return { host: opts.host, port: opts.port, token: await tokenFor(opts, config) };
+  if (opts.socket !== undefined) return { socket: opts.socket };
+  if (config) return { socket: config.rpc.socket };
+  return { socket: defaultSocketPath() };
+}

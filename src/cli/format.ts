@@ -1,0 +1,51 @@
+/**
+ * Plain-text rendering for gracevisorctl: aligned tables and short durations. No colours, so the
+ * output reads the same in a terminal, a pipe and a test.
+ */
+import type { AppStatus } from '../supervisor/api.js';
+import type { RegistryEntry } from '../plugins/types.js';
+
+/** Rows of cells as left-aligned columns separated by two spaces; trailing spaces trimmed. */
+export function table(rows: string[][], indent = ''): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
+  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `850ms`, `12s`, `5m02s`, `3h07m`, `2d04h`: how long an instance has been in its state. */
+export function shortDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+/**
+ * One block per app: a header line (name, engine, public address, state, restarts, engine
+ * counters), then a table of its instances with `*` marking those the engine sends new work to.
+ */
+export function formatStatus(apps: AppStatus[]): string {
+  if (apps.length === 0) return 'no apps\n';
+  return apps.map((app) => {
+    const s = app.stats;
+    let out = `${app.name}  ${app.engine} on ${app.address}  ${app.state}  restarts ${app.restarts}  connections ${s.connections}  requests ${s.requests}  errors ${s.errors}\n`;
+    if (app.lastError) out += `  last error: ${app.lastError}\n`;
+    if (app.instances.length === 0) return out + '  (no instances)\n';
+    const rows = [['', 'INSTANCE', 'PID', 'PORT', 'STATE', 'SINCE', 'LAST ERROR']];
+    for (const i of app.instances) {
+      rows.push([i.active ? '*' : ' ', i.id, i.pid === null ? '-' : String(i.pid), String(i.port), i.state, shortDuration(i.sinceMs), i.lastError ?? '-']);
+    }
+    return out + table(rows, '  ');
+  }).join('\n');
+}
+
+/** `plugins list`: id, kind, plugin, and available or the reason it is not. */
+export function formatPlugins(entries: RegistryEntry[]): string {
+  const rows = [['ID', 'KIND', 'PLUGIN', 'AVAILABLE']];
+  for (const e of entries) rows.push([e.id, e.kind, e.plugin, e.available ? 'yes' : `no: ${e.reason ?? 'unavailable'}`]);
+  return table(rows);
+}
