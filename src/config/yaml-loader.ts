@@ -1,0 +1,78 @@
+/**
+ * The YAML loader: gracevisor.yaml (the original format) text to the raw tree of ./raw.ts.
+ * Parsing is the `yaml` package's; this file only walks its node tree and records positions.
+ */
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { GvError, type SourcePosition } from '../errors.js';
+import type { LoadResult, RawEntry, RawMap, RawValue } from './raw.js';
+
+/**
+ * Parse YAML text from `file` into a raw value. Syntax errors are GV_ERR_CONFIG_SYNTAX and repeated
+ * keys GV_ERR_CONFIG_DUPLICATE_KEY, each at the line and column yaml reports. An empty document is
+ * an empty mapping (every key of the format is optional).
+ */
+export function loadYaml(text: string, file: string): LoadResult<RawValue> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
+  const at = (offset: number): SourcePosition => {
+    const lp = lineCounter.linePos(offset);
+    return { file, line: lp.line, col: lp.col };
+  };
+  const errors: GvError[] = [];
+  for (const err of doc.errors) {
+    const pos = at(err.pos[0]);
+    // yaml's message carries a code frame after the first line; the position is printed separately.
+    const message = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    if (err.code === 'DUPLICATE_KEY') errors.push(new GvError('GV_ERR_CONFIG_DUPLICATE_KEY', message, { pos }));
+    else errors.push(new GvError('GV_ERR_CONFIG_SYNTAX', message, { pos, details: { yamlCode: err.code } }));
+  }
+  if (errors.length > 0) return { value: null, errors };
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    return { value: { kind: 'map', entries: [], pos: { file, line: 1, col: 1 } }, errors };
+  }
+  const value = convert(doc, doc.contents as Node, at, errors);
+  return { value, errors };
+}
+
+function convert(doc: Document, node: Node, at: (offset: number) => SourcePosition, errors: GvError[]): RawValue {
+  const pos = at(node.range?.[0] ?? 0);
+  if (isAlias(node)) {
+    const target = node.resolve(doc);
+    if (!target) return { kind: 'scalar', value: null, pos };
+    // An alias keeps the position where it is used: that is where the value applies.
+    const v = convert(doc, target, at, errors);
+    return { ...v, pos };
+  }
+  if (isMap(node)) {
+    const entries: RawEntry[] = [];
+    for (const pair of node.items) {
+      const keyNode = pair.key as Node | null;
+      const keyPos = keyNode?.range ? at(keyNode.range[0]) : pos;
+      if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
+        errors.push(new GvError('GV_ERR_CONFIG_TYPE', 'a key must be a plain string', { pos: keyPos }));
+        continue;
+      }
+      const valueNode = pair.value as Node | null;
+      const value: RawValue = valueNode ? convert(doc, valueNode, at, errors) : { kind: 'scalar', value: null, pos: keyPos };
+      entries.push({ key: String(keyNode.value), keyPos, value });
+    }
+    return { kind: 'map', entries, pos };
+  }
+  if (isSeq(node)) {
+    return { kind: 'list', items: node.items.map((n) => (n ? convert(doc, n as Node, at, errors) : { kind: 'scalar', value: null, pos })), pos };
+  }
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return { kind: 'scalar', value: v, pos };
+    if (typeof v === 'bigint') return { kind: 'scalar', value: Number(v), pos };
+    return { kind: 'scalar', value: String(v), pos };
+  }
+  errors.push(new GvError('GV_ERR_CONFIG_TYPE', 'a YAML node gracevisor cannot read', { pos }));
+  return { kind: 'scalar', value: null, pos };
+}
+
+/** Convenience for loaders: the value as a mapping, or a GV_ERR_CONFIG_TYPE error. */
+export function expectMap(v: RawValue, what: string): LoadResult<RawMap> {
+  if (v.kind === 'map') return { value: v, errors: [] };
+  return { value: null, errors: [new GvError('GV_ERR_CONFIG_TYPE', `${what} must be a mapping`, { pos: v.pos })] };
+}
