@@ -113,6 +113,14 @@ export class Registry {
     return def ? availability(def) : undefined;
   }
 
+  /**
+   * The view the config layer checks engines and health check types against (`loadConfig`'s
+   * `registry` option): engine availability by name, health check parsers by type.
+   */
+  configView(): { engine(name: string): AvailabilityInfo | undefined; healthcheck(type: string): HealthcheckDefinition | undefined } {
+    return { engine: (name) => this.engineInfo(name), healthcheck: (type) => this.healthcheck(type) };
+  }
+
   /** The health check type registered as `healthchecks.<type>`. */
   healthcheck(type: string): HealthcheckDefinition | undefined {
     return this.get('healthchecks', type);

@@ -1,0 +1,262 @@
+/**
+ * The tcp engine (engines.tcp): a byte proxy that routes each client connection, once, to one of the
+ * app's current targets; a connection stays with the instance it started on until it closes.
+ * Half-close is passed through (either side may end its writing while still reading), an error or a
+ * reset on one side destroys the other, and a connection counts as in flight until both sockets closed.
+ */
+import net from 'node:net';
+import { GvError } from '../errors.js';
+import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
+
+/** Per-target counters and drain waiters. */
+class TcpTargetState {
+  readonly target: Target;
+  /** Client connections routed here and not yet fully closed. */
+  readonly conns = new Set<net.Socket>();
+  /** Upstream sockets of those connections, open right now. */
+  upstreamOpen = 0;
+  total = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  waiters: (() => void)[] = [];
+
+  constructor(target: Target) {
+    this.target = target;
+  }
+
+  settle(): void {
+    if (this.conns.size === 0 && this.waiters.length > 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
+
+interface HeldConn {
+  socket: net.Socket;
+  timer: NodeJS.Timeout;
+}
+
+/** The tcp engine. */
+export class TcpEngine implements Engine {
+  readonly #opts: EngineOptions;
+  readonly #server: net.Server;
+  #current: TcpTargetState[] = [];
+  #next = 0;
+  readonly #states = new Map<string, TcpTargetState>();
+  #held: HeldConn[] = [];
+  readonly #clients = new Set<net.Socket>();
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+  #requests = 0;
+  #errors = 0;
+  #listening = false;
+  #closing = false;
+
+  constructor(opts: EngineOptions) {
+    this.#opts = opts;
+    // pauseOnConnect: nothing is read from the client until its upstream is connected, so no bytes
+    // are buffered in JavaScript while we wait; allowHalfOpen: an ended side can still receive.
+    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.#onConnection(socket));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app}: cannot listen on ${this.#opts.host}:${this.#opts.port}: ${err.code ?? err.message}`, {
+          cause: err, details: { app: this.#opts.app, host: this.#opts.host, port: this.#opts.port },
+        }));
+      };
+      this.#server.once('error', onError);
+      this.#server.listen(this.#opts.port, this.#opts.host, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (err) => this.#opts.log('error', 'tcp engine listener error', { app: this.#opts.app, error: err.message }));
+        this.#listening = true;
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.#server.address();
+    if (a && typeof a === 'object') return { host: a.address, port: a.port };
+    return { host: this.#opts.host, port: this.#opts.port };
+  }
+
+  setTargets(targets: Target[]): void {
+    const next: TcpTargetState[] = [];
+    for (const t of targets) {
+      let st = this.#states.get(t.id);
+      if (!st || st.target.host !== t.host || st.target.port !== t.port) {
+        st = new TcpTargetState(t);
+        this.#states.set(t.id, st);
+      }
+      next.push(st);
+    }
+    this.#current = next;
+    this.#next = 0;
+    if (next.length > 0 && this.#held.length > 0) {
+      const held = this.#held;
+      this.#held = [];
+      for (const h of held) {
+        clearTimeout(h.timer);
+        if (!h.socket.destroyed) this.#route(this.#pick()!, h.socket);
+      }
+    }
+  }
+
+  async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
+    const started = Date.now();
+    const st = this.#states.get(target.id);
+    if (!st) return { drained: true, open: 0, elapsedMs: 0 };
+    if (st.conns.size > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          const i = st.waiters.indexOf(done);
+          if (i >= 0) st.waiters.splice(i, 1);
+          resolve();
+        }, timeoutMs);
+        st.waiters.push(done);
+      });
+    }
+    const open = st.conns.size;
+    return { drained: open === 0, open, elapsedMs: Date.now() - started };
+  }
+
+  stats(): EngineStats {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const s of this.#clients) {
+      bytesIn += s.bytesRead;
+      bytesOut += s.bytesWritten;
+    }
+    const targets: TargetStats[] = [...this.#states.values()].map((st) => ({
+      id: st.target.id,
+      connections: st.upstreamOpen,
+      inFlight: st.conns.size,
+      total: st.total,
+      bytesIn: st.bytesIn,
+      bytesOut: st.bytesOut,
+    }));
+    return { connections: this.#clients.size, requests: this.#requests, errors: this.#errors, bytesIn, bytesOut, targets };
+  }
+
+  async close(timeoutMs?: number): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const closed = this.#listening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve();
+    for (const h of this.#held.splice(0)) {
+      clearTimeout(h.timer);
+      h.socket.destroy();
+    }
+    const states = [...this.#states.values()];
+    await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? 2_147_483_647)));
+    for (const s of this.#clients) s.destroy();
+    this.#states.clear();
+    this.#current = [];
+    await closed;
+  }
+
+  #pick(): TcpTargetState | null {
+    const list = this.#current;
+    if (list.length === 0) return null;
+    if (list.length === 1) return list[0]!;
+    const st = list[this.#next % list.length]!;
+    this.#next = (this.#next + 1) % list.length;
+    return st;
+  }
+
+  #onConnection(socket: net.Socket): void {
+    this.#requests++;
+    this.#clients.add(socket);
+    socket.once('close', () => {
+      this.#clients.delete(socket);
+      this.#closedBytesIn += socket.bytesRead;
+      this.#closedBytesOut += socket.bytesWritten;
+    });
+    socket.on('error', () => {}); // reported through 'close'; the route below destroys the other side
+    if (this.#closing) {
+      this.#errors++;
+      socket.destroy();
+      return;
+    }
+    const st = this.#pick();
+    if (st) {
+      this.#route(st, socket);
+      return;
+    }
+    // No target: keep the client waiting (paused, nothing read) until one appears or the queue timeout.
+    const held: HeldConn = {
+      socket,
+      timer: setTimeout(() => {
+        const i = this.#held.indexOf(held);
+        if (i < 0) return;
+        this.#held.splice(i, 1);
+        this.#errors++;
+        socket.destroy();
+      }, this.#opts.queueTimeoutMs),
+    };
+    this.#held.push(held);
+    socket.once('close', () => {
+      const i = this.#held.indexOf(held);
+      if (i >= 0) {
+        this.#held.splice(i, 1);
+        clearTimeout(held.timer);
+      }
+    });
+  }
+
+  /** Connect `client` to `st`'s target and pipe both ways. */
+  #route(st: TcpTargetState, client: net.Socket): void {
+    st.total++;
+    st.conns.add(client);
+    st.upstreamOpen++;
+    const upstream = net.connect({ host: st.target.host, port: st.target.port, allowHalfOpen: true, noDelay: true });
+    let connected = false;
+    let closed = 0;
+    const sideClosed = (): void => {
+      if (++closed < 2) return;
+      st.bytesIn += upstream.bytesRead;
+      st.bytesOut += upstream.bytesWritten;
+      st.conns.delete(client);
+      st.settle();
+    };
+    upstream.once('close', () => {
+      st.upstreamOpen--;
+      sideClosed();
+    });
+    client.once('close', sideClosed);
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) {
+        this.#errors++;
+        this.#opts.log('warn', 'upstream connection failed', { app: this.#opts.app, target: st.target.id, error: err.code ?? err.message });
+      }
+      client.destroy();
+    });
+    client.on('error', () => upstream.destroy());
+    // A plain end (half-close) is passed on by pipe; errors destroy the other side (above).
+    // A client that is fully closed can receive nothing more. An upstream that closed without ending
+    // the client (a reset) leaves it useless; one that ended it lets its last bytes flush first.
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => {
+      if (!client.writableEnded) client.destroy();
+    });
+    upstream.once('connect', () => {
+      connected = true;
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.resume();
+    });
+  }
+}
+
+/** The registry definition of the tcp engine (engines.tcp). */
+export const tcpEngine: EngineDefinition = {
+  description: 'TCP proxy: per-connection routing, half-close passed through',
+  create: (opts) => new TcpEngine(opts),
+};
