@@ -49,9 +49,9 @@ export class App {
   #config: AppConfig;
   readonly #ctx: AppContext;
   readonly #engine: Engine;
-  readonly #logs: AppLogs;
-  readonly #user: ResolvedUser | null;
-  readonly #hc: HealthcheckDefinition | null;
+  #logs: AppLogs;
+  #user: ResolvedUser | null;
+  #hc: HealthcheckDefinition | null;
   #policy: RestartPolicy;
   readonly #instances = new Set<Instance>();
   #serving: Instance[] = [];
@@ -82,18 +82,33 @@ export class App {
    * Rejects with GV_ERR_CONFIG_USER, GV_ERR_USER_SWITCH or GV_ERR_PLUGIN_NOT_FOUND.
    */
   static async create(config: AppConfig, ctx: AppContext): Promise<App> {
-    let user: ResolvedUser | null = null;
-    if (config.user) {
-      user = await resolveUser(config.user.username);
-      checkUserSwitch(user);
-    }
-    let hc: HealthcheckDefinition | null = null;
-    if (config.healthcheck) {
-      hc = ctx.healthcheck(config.healthcheck.type) ?? null;
-      if (!hc) throw new GvError('GV_ERR_PLUGIN_NOT_FOUND', `app ${config.name}: no health check type ${config.healthcheck.type} is registered`, { details: { id: `healthchecks.${config.healthcheck.type}` } });
-    }
+    const p = await prepareConfig(config, ctx);
     const engine = ctx.createEngine(config);
-    return new App(config, ctx, engine, user, hc);
+    return new App(config, ctx, engine, p.user, p.hc);
+  }
+
+  /**
+   * Check a new config for this app (user, health check type) without changing anything; hand the
+   * result to {@link apply}. Rejects like {@link create}.
+   */
+  prepare(config: AppConfig): Promise<PreparedConfig> {
+    return prepareConfig(config, this.#ctx);
+  }
+
+  /**
+   * Use a prepared config for every instance started from now on (the caller restarts the app).
+   * Returns the previous log sinks when the log files changed: close them once the old instances are gone.
+   */
+  apply(p: PreparedConfig): AppLogs | null {
+    const oldLogger = this.#config.logger;
+    this.#config = p.config;
+    this.#user = p.user;
+    this.#hc = p.hc;
+    this.#policy = new RestartPolicy(p.config.max_retries, this.#ctx.backoff);
+    if (JSON.stringify(oldLogger) === JSON.stringify(p.config.logger)) return null;
+    const old = this.#logs;
+    this.#logs = new AppLogs(this.#ctx.logFiles, p.config.logger);
+    return old;
   }
 
   get name(): string {
@@ -193,12 +208,6 @@ export class App {
       if (this.#pendingRestart === p) this.#pendingRestart = null;
     });
     return p;
-  }
-
-  /** Take a new config for the next restart (same name, listener and engine). */
-  setConfig(config: AppConfig): void {
-    this.#config = config;
-    this.#policy = new RestartPolicy(config.max_retries, this.#ctx.backoff);
   }
 
   /** Graceful stop: no new work to any instance, drain each, stop it. The listener stays open. */
@@ -521,6 +530,27 @@ export class App {
   #assertOpen(): void {
     if (this.#closed) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`);
   }
+}
+
+/** A config checked for an app: what {@link App.apply} takes. */
+export interface PreparedConfig {
+  config: AppConfig;
+  user: ResolvedUser | null;
+  hc: HealthcheckDefinition | null;
+}
+
+async function prepareConfig(config: AppConfig, ctx: AppContext): Promise<PreparedConfig> {
+  let user: ResolvedUser | null = null;
+  if (config.user) {
+    user = await resolveUser(config.user.username);
+    checkUserSwitch(user);
+  }
+  let hc: HealthcheckDefinition | null = null;
+  if (config.healthcheck) {
+    hc = ctx.healthcheck(config.healthcheck.type) ?? null;
+    if (!hc) throw new GvError('GV_ERR_PLUGIN_NOT_FOUND', `app ${config.name}: no health check type ${config.healthcheck.type} is registered`, { details: { id: `healthchecks.${config.healthcheck.type}` } });
+  }
+  return { config, user, hc };
 }
 
 function toGvError(err: unknown): GvError {

@@ -1,0 +1,404 @@
+/**
+ * The Supervisor: one per daemon. It owns the plugin registry, the hooks, the port pool, the state
+ * file and the apps, and implements the SupervisorApi the control plane calls. Construction (load)
+ * reads and checks the config and binds nothing; `start()` recovers leftovers of a previous run,
+ * binds every app's listener and starts every app.
+ */
+import { GvConfigError, GvError } from '../errors.js';
+import type { AppConfig, Config } from '../config/model.js';
+import { loadAppFile, loadConfig, type ConfigRegistryView, type PluginLoadSpec } from '../config/load.js';
+import type { Engine } from '../engines/engine.js';
+import { builtinPlugins } from '../engines/index.js';
+import { Hooks } from '../plugins/hooks.js';
+import { loadPlugins } from '../plugins/loader.js';
+import { Registry } from '../plugins/registry.js';
+import type { Plugin, RegistryEntry } from '../plugins/types.js';
+import type { AppStatus, LogFiles, ReloadResult, RestartResult, SupervisorApi } from './api.js';
+import { App, type AppContext } from './app.js';
+import { LogFilePool } from './app-logs.js';
+import { DaemonLog } from './daemon-log.js';
+import type { ProbeTiming } from './instance.js';
+import { PortPool } from './port-pool.js';
+import type { BackoffOptions } from './restart-policy.js';
+import { StateFile } from './state-file.js';
+
+/** Options of {@link Supervisor.load}. */
+export interface SupervisorOptions {
+  /** The daemon's log; default: a DaemonLog writing to the config's log file only (no stderr). */
+  log?: DaemonLog;
+  /** How long one hook handler may take, ms (default 5000). */
+  hookTimeoutMs?: number;
+  /** Restart backoff: first delay, cap, and how long an instance must stay up to reset the count. */
+  backoff?: BackoffOptions;
+  /** Readiness probe pacing (default 5 ms ×1.5 up to 40 ms). */
+  probeTiming?: ProbeTiming;
+  /** How long recovery waits after SIGTERM before SIGKILL for a previous run's leftovers, ms (default 2000). */
+  recoveryGraceMs?: number;
+  /** Extra plugins registered after the built-ins and before the config's (embedders and tests). */
+  plugins?: readonly Plugin[];
+}
+
+/** The daemon's core. */
+export class Supervisor implements SupervisorApi {
+  readonly registry: Registry;
+  readonly hooks: Hooks;
+  readonly log: DaemonLog;
+  readonly ports: PortPool;
+  readonly stateFile: StateFile;
+  #config: Config;
+  readonly #opts: SupervisorOptions;
+  readonly #ownLog: boolean;
+  readonly #apps = new Map<string, App>();
+  /** Apps added at run time with `add`, by name: their files are read again on reload. */
+  readonly #addedFiles = new Map<string, string>();
+  readonly #logFiles: LogFilePool;
+  #nextId = 0;
+  #started = false;
+  #shutdown: Promise<void> | null = null;
+  #reloading: Promise<unknown> = Promise.resolve();
+  /** Plugin specs already imported: a reload loads only new ones. */
+  readonly #loadedSpecs = new Set<string>();
+
+  private constructor(config: Config, registry: Registry, hooks: Hooks, log: DaemonLog, ownLog: boolean, opts: SupervisorOptions) {
+    this.#config = config;
+    this.registry = registry;
+    this.hooks = hooks;
+    this.log = log;
+    this.#ownLog = ownLog;
+    this.#opts = opts;
+    this.ports = new PortPool(config.port_range);
+    this.stateFile = new StateFile(config.run_dir, (err) => log.error(err.message, { code: err.code }));
+    this.#logFiles = new LogFilePool((file, err) => log.error('app log file failed', { file, error: err.message }));
+  }
+
+  /**
+   * Build the registry (built-in plugins first, then `opts.plugins`, then the config's), load and
+   * check the config. No processes or sockets yet. Rejects with GvConfigError on a bad config.
+   */
+  static async load(configPath: string, opts: SupervisorOptions = {}): Promise<Supervisor> {
+    const log = opts.log ?? new DaemonLog({ stderr: false });
+    const hooks = new Hooks({
+      timeoutMs: opts.hookTimeoutMs ?? 5000,
+      onError: (err) => log.error(err.message, { code: err.code, ...err.details }),
+      log: (level, msg, fields) => log.write(level, msg, fields),
+    });
+    const registry = new Registry({ hooks });
+    for (const p of builtinPlugins) registry.register(p);
+    for (const p of opts.plugins ?? []) registry.register(p);
+    const loaded = new Set<string>();
+    const config = await loadConfig(configPath, { registry: registryView(registry), loadPlugins: pluginLoader(registry, loaded) });
+    if (!log.file) log.useFile(config.logger);
+    const sup = new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
+    for (const s of loaded) sup.#loadedSpecs.add(s);
+    return sup;
+  }
+
+  /** The config now in effect (replaced by a successful reload). */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** The App objects (tests and embedders). */
+  app(name: string): App {
+    const app = this.#apps.get(name);
+    if (!app) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named ${name}`, { details: { app: name } });
+    return app;
+  }
+
+  /**
+   * Take the run directory (GV_ERR_DAEMON_RUNNING when another daemon has it), stop what a previous
+   * run left, bind every app's listener, start every app. Resolves when every app serves or failed
+   * its first attempt; rejects only if the run directory is taken or a listener cannot bind (then
+   * everything bound so far is closed again).
+   */
+  async start(): Promise<void> {
+    if (this.#started) throw new GvError('GV_ERR_APP_STATE', 'the supervisor is already started');
+    this.#started = true;
+    await this.stateFile.lock();
+    try {
+      const recovered = await this.stateFile.recover(this.#opts.recoveryGraceMs ?? 2000);
+      for (const r of recovered) {
+        this.log.warn('stopped an instance a previous run left', { app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
+      }
+      const apps: App[] = [];
+      for (const cfg of this.#config.apps) {
+        try {
+          apps.push(await App.create(cfg, this.#context()));
+        } catch (err) {
+          // One app that cannot be built (unknown user, …) does not keep the others down.
+          this.log.error('app cannot be set up', { app: cfg.name, code: (err as GvError).code, error: (err as Error).message });
+        }
+      }
+      const bound: App[] = [];
+      try {
+        for (const app of apps) {
+          await app.listen();
+          bound.push(app);
+        }
+      } catch (err) {
+        await Promise.all(bound.map((a) => a.close()));
+        throw err;
+      }
+      for (const app of apps) this.#apps.set(app.name, app);
+      await Promise.all(apps.map(async (app) => {
+        void this.hooks.emit('onAppAdded', app.name, { config: app.config });
+        await app.start();
+        this.log.info('app started', { app: app.name, address: app.status().address, state: app.status().state });
+      }));
+    } catch (err) {
+      await this.stateFile.unlock();
+      throw err;
+    }
+    void this.hooks.emit('onDaemonReady', null, { config: this.#config });
+    this.log.info('gracevisord ready', { apps: this.#apps.size, config: this.#config.file });
+  }
+
+  status(app?: string): AppStatus[] {
+    if (app !== undefined) return [this.app(app).status()];
+    return [...this.#apps.values()].map((a) => a.status());
+  }
+
+  async startApp(name: string): Promise<AppStatus> {
+    const app = this.app(name);
+    await app.start();
+    return app.status();
+  }
+
+  async stopApp(name: string): Promise<AppStatus> {
+    const app = this.app(name);
+    await app.stop();
+    return app.status();
+  }
+
+  async restartApp(name: string): Promise<RestartResult> {
+    return this.app(name).restart({ reason: 'operator' });
+  }
+
+  async restartAll(): Promise<RestartResult[]> {
+    return Promise.all([...this.#apps.values()].map((a) => a.restart({ reason: 'operator' })));
+  }
+
+  async killApp(name: string): Promise<AppStatus> {
+    const app = this.app(name);
+    await app.kill();
+    return app.status();
+  }
+
+  /**
+   * Re-read the config file. On any error reject with it and change nothing. Otherwise: start new
+   * apps, stop and remove gone ones, restart changed ones hitlessly with their new config (an app
+   * whose listen address or engine changed is removed and added again), leave unchanged ones alone.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = this.#reloading.then(() => this.#reload());
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  async #reload(): Promise<ReloadResult> {
+    const next = await loadConfig(this.#config.file, { registry: registryView(this.registry), loadPlugins: pluginLoader(this.registry, this.#loadedSpecs) });
+    const nextApps = new Map<string, AppConfig>(next.apps.map((a) => [a.name, a]));
+    for (const [name, file] of this.#addedFiles) {
+      if (nextApps.has(name)) continue;
+      nextApps.set(name, await loadAppFile(file, { registry: registryView(this.registry), base: { logger: next.logger, user: next.user } }));
+    }
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    const unchanged: string[] = [];
+    const recreate = new Set<string>();
+    for (const [name, app] of this.#apps) {
+      const cfg = nextApps.get(name);
+      if (!cfg) removed.push(name);
+      else if (sameApp(app.config, cfg)) unchanged.push(name);
+      else {
+        changed.push(name);
+        if (listenerChanged(app.config, cfg)) recreate.add(name);
+      }
+    }
+    for (const name of nextApps.keys()) if (!this.#apps.has(name)) added.push(name);
+
+    // Build everything new before touching what runs: a failure here changes nothing.
+    const fresh = new Map<string, App>();
+    const prepared = new Map<string, Awaited<ReturnType<App['prepare']>>>();
+    try {
+      for (const name of [...added, ...recreate]) fresh.set(name, await App.create(nextApps.get(name)!, this.#context()));
+      for (const name of changed) if (!recreate.has(name)) prepared.set(name, await this.app(name).prepare(nextApps.get(name)!));
+      // Bind new listeners whose address no running app holds; the others bind after their old app closed.
+      for (const [name, app] of fresh) {
+        if (!recreate.has(name) && !this.#addressTaken(app.config)) await app.listen();
+      }
+    } catch (err) {
+      await Promise.all([...fresh.values()].map((a) => a.close()));
+      throw err;
+    }
+
+    this.#config = next;
+    const tasks: Promise<unknown>[] = [];
+    for (const name of removed) tasks.push(this.#removeApp(name));
+    for (const name of recreate) {
+      tasks.push((async () => {
+        await this.#removeApp(name);
+        await this.#addApp(fresh.get(name)!, true);
+      })());
+    }
+    for (const [name, p] of prepared) {
+      const app = this.app(name);
+      tasks.push((async () => {
+        const retired = app.apply(p);
+        await app.restart({ reason: 'reload', coalesce: false });
+        await retired?.close();
+      })());
+    }
+    await Promise.all(tasks);
+    // Added apps whose address was held by a removed one bind now.
+    await Promise.all(added.map((name) => this.#addApp(fresh.get(name)!, this.#addressTaken(fresh.get(name)!.config, fresh.get(name)))));
+    const result: ReloadResult = { added, removed, changed, unchanged };
+    this.log.info('config reloaded', { ...result });
+    void this.hooks.emit('onConfigReloaded', null, result);
+    return result;
+  }
+
+  /** Add one app from a file (either syntax); GV_ERR_APP_EXISTS or GV_ERR_CONFIG_DUPLICATE_LISTEN on a clash. */
+  async addApp(file: string): Promise<AppStatus> {
+    const cfg = await loadAppFile(file, { registry: registryView(this.registry), base: { logger: this.#config.logger, user: this.#config.user } });
+    if (this.#apps.has(cfg.name)) throw new GvError('GV_ERR_APP_EXISTS', `an app named ${cfg.name} already exists`, { details: { app: cfg.name } });
+    if (this.#addressTaken(cfg)) {
+      throw new GvError('GV_ERR_CONFIG_DUPLICATE_LISTEN', `${cfg.external_host}:${cfg.external_port} is already the address of another app`, { details: { app: cfg.name } });
+    }
+    const app = await App.create(cfg, this.#context());
+    await this.#addApp(app, true);
+    this.#addedFiles.set(cfg.name, file);
+    return app.status();
+  }
+
+  async removeApp(name: string): Promise<void> {
+    this.app(name);
+    await this.#removeApp(name);
+  }
+
+  logFiles(name: string): LogFiles {
+    return this.app(name).logFiles;
+  }
+
+  plugins(): RegistryEntry[] {
+    return this.registry.list();
+  }
+
+  /** Stop every app in parallel (drain, stop), close the listeners, release the run directory. */
+  shutdown(signal: string | null = null): Promise<void> {
+    this.#shutdown ??= (async () => {
+      this.log.info('shutting down', { signal });
+      await this.hooks.emit('onDaemonStop', null, { signal });
+      await Promise.all([...this.#apps.values()].map((a) => a.close()));
+      this.#apps.clear();
+      await this.stateFile.flush();
+      await this.stateFile.unlock();
+      this.log.info('stopped');
+      if (this.#ownLog) await this.log.close();
+    })();
+    return this.#shutdown;
+  }
+
+  async #addApp(app: App, listen: boolean): Promise<void> {
+    if (listen) {
+      try {
+        await app.listen();
+      } catch (err) {
+        await app.close();
+        throw err;
+      }
+    }
+    this.#apps.set(app.name, app);
+    void this.hooks.emit('onAppAdded', app.name, { config: app.config });
+    await app.start();
+  }
+
+  async #removeApp(name: string): Promise<void> {
+    const app = this.#apps.get(name);
+    if (!app) return;
+    this.#apps.delete(name);
+    this.#addedFiles.delete(name);
+    await app.close();
+    void this.hooks.emit('onAppRemoved', name, { name });
+  }
+
+  #addressTaken(cfg: AppConfig, except?: App): boolean {
+    for (const app of this.#apps.values()) {
+      if (app === except || app.name === cfg.name) continue;
+      if (app.config.external_port === cfg.external_port && app.config.external_host === cfg.external_host) return true;
+    }
+    return false;
+  }
+
+  #context(): AppContext {
+    return {
+      hooks: this.hooks,
+      ports: this.ports,
+      state: this.stateFile,
+      logFiles: this.#logFiles,
+      log: this.log,
+      createEngine: (cfg) => this.#createEngine(cfg),
+      healthcheck: (type) => this.registry.healthcheck(type),
+      nextId: (app) => `${app}#${++this.#nextId}`,
+      ...(this.#opts.backoff && { backoff: this.#opts.backoff }),
+      ...(this.#opts.probeTiming && { probeTiming: this.#opts.probeTiming }),
+    };
+  }
+
+  #createEngine(cfg: AppConfig): Engine {
+    const def = this.registry.engine(cfg.proxy);
+    if (!def) throw new GvError('GV_ERR_CONFIG_ENGINE_UNKNOWN', `app ${cfg.name}: no engine ${cfg.proxy} is registered`, { details: { app: cfg.name } });
+    const reason = def.unavailable?.() ?? null;
+    if (reason) throw new GvError('GV_ERR_ENGINE_UNAVAILABLE', `app ${cfg.name}: engine ${cfg.proxy} is not available: ${reason}`, { details: { app: cfg.name } });
+    return def.create({
+      app: cfg.name,
+      host: cfg.external_host,
+      port: cfg.external_port,
+      queueTimeoutMs: cfg.queue_timeout,
+      log: (level, msg, fields) => this.log.write(level, msg, { app: cfg.name, ...fields }),
+    });
+  }
+}
+
+/** What the config layer may ask the registry. */
+function registryView(registry: Registry): ConfigRegistryView {
+  return {
+    engine: (name) => registry.engineInfo(name),
+    healthcheck: (type) => registry.healthcheck(type),
+  };
+}
+
+/** Import the config's plugins that `loaded` does not hold yet (a reload must not register one twice). */
+function pluginLoader(registry: Registry, loaded: Set<string>): (specs: PluginLoadSpec[]) => Promise<void> {
+  return async (specs) => {
+    const fresh = specs.filter((s) => !loaded.has(s.spec));
+    try {
+      await loadPlugins(registry, fresh);
+    } catch (err) {
+      // The specs that loaded are registered all the same; only the failed ones may be tried again.
+      const failed = new Set(err instanceof GvConfigError ? err.errors.map((e) => e.details?.spec) : fresh.map((s) => s.spec));
+      for (const s of fresh) if (!failed.has(s.spec)) loaded.add(s.spec);
+      throw err;
+    }
+    for (const s of fresh) loaded.add(s.spec);
+  };
+}
+
+/** Equal configs apart from where they were written. */
+function sameApp(a: AppConfig, b: AppConfig): boolean {
+  return stableJson({ ...a, source: null }) === stableJson({ ...b, source: null });
+}
+
+/** A change that needs a new listener (or engine): remove and add rather than restart. */
+function listenerChanged(a: AppConfig, b: AppConfig): boolean {
+  return a.external_host !== b.external_host || a.external_port !== b.external_port || a.proxy !== b.proxy || a.queue_timeout !== b.queue_timeout;
+}
+
+function stableJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}

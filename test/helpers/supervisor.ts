@@ -1,0 +1,43 @@
+/**
+ * Running a Supervisor inside a test: loaded from a config file, started, shut down in teardown;
+ * and a recorder plugin that keeps every hook event with its time, for asserting order.
+ */
+import { HOOK_MODES, type HookName, type Plugin } from '../../src/plugins/types.js';
+import { Supervisor, type SupervisorOptions } from '../../src/supervisor/supervisor.js';
+import type { Teardownable } from './tmp.js';
+
+/** One recorded hook call. */
+export interface HookRecord {
+  hook: HookName;
+  app: string | null;
+  at: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  e: any;
+}
+
+/** A plugin recording every hook (pre* hooks always agree) and the records. */
+export function recorder(name = 'test:recorder'): { plugin: Plugin; events: HookRecord[]; of(hook: HookName, app?: string): HookRecord[] } {
+  const events: HookRecord[] = [];
+  const hooks: Record<string, unknown> = {};
+  for (const hook of Object.keys(HOOK_MODES) as HookName[]) {
+    hooks[hook] = (ctx: { app: string | null }, e: unknown) => {
+      events.push({ hook, app: ctx.app, at: Date.now(), e });
+    };
+  }
+  return {
+    plugin: { name, apiVersion: 1, hooks } as Plugin,
+    events,
+    of: (hook, app) => events.filter((r) => r.hook === hook && (app === undefined || r.app === app)),
+  };
+}
+
+/** Test-friendly timings: quick backoff, short stability window. */
+export const FAST: SupervisorOptions = { backoff: { baseMs: 100, maxMs: 2000, stableMs: 60_000 }, recoveryGraceMs: 1000 };
+
+/** Load and start a Supervisor for `file`; it is shut down when `t` ends. */
+export async function startSupervisor(t: Teardownable, file: string, opts: SupervisorOptions = {}): Promise<Supervisor> {
+  const sup = await Supervisor.load(file, { ...FAST, ...opts });
+  t.teardown(() => sup.shutdown('test-teardown'));
+  await sup.start();
+  return sup;
+}
