@@ -10,19 +10,12 @@ import { UsageError } from 'clipanion';
 import type { ControlTarget } from '../../control/client.js';
 import { readTokenFile, tokenFilePath } from '../../control/token.js';
 import { loadConfig } from '../../config/load.js';
-import { currentRuntime, defaultRunDir } from '../../config/resolve.js';
+import { DEFAULT_RUN_DIR, DEFAULT_SOCKET } from '../../config/defaults.js';
 import type { Config } from '../../config/model.js';
-import { join } from 'node:path';
 
-/**
- * The file name of the socket inside run_dir when rpc.socket is not set. The config layer uses the
- * same name; test/cli/target.test.ts resolves an empty config and fails if the two ever disagree.
- */
-export const DEFAULT_SOCKET_NAME = 'gracevisord.sock';
-
-/** The socket gracevisorctl tries when given no --socket, --host or --conf: rpc.socket's default. */
+/** The socket gracevisorctl tries when given no --socket, --host or --conf: rpc.socket's default, from the config layer. */
 export function defaultSocketPath(): string {
-  return join(defaultRunDir(currentRuntime()), DEFAULT_SOCKET_NAME);
+  return DEFAULT_SOCKET;
 }
 
 /** The connection options every command takes. */
@@ -51,7 +44,7 @@ async function tokenFor(opts: TargetOptions, config: Config | null): Promise<str
   if (config?.rpc.token) return config.rpc.token;
   if (config?.rpc.token_file) return readTokenFile(config.rpc.token_file);
   try {
-    return await readTokenFile(tokenFilePath(config?.run_dir ?? defaultRunDir(currentRuntime())));
+    return await readTokenFile(tokenFilePath(config?.run_dir ?? DEFAULT_RUN_DIR));
   } catch {
     // No readable token: send none, and let the daemon answer 401 with its own error code.
     return null;

@@ -1,0 +1,135 @@
+/**
+ * What `gracevisord --conf PATH` does once its options are parsed: load the config (every error
+ * printed, nothing started on failure), open the control API, start the apps, then live until a
+ * signal. Signals:
+ *   SIGTERM, SIGINT  graceful shutdown: stop accepting control connections, stop every app (drain,
+ *                    stop_signal, stop_timeout), close the control API, exit 0.
+ *   second one       while the graceful shutdown runs: SIGKILL every instance at once and exit 1.
+ *                    (An operator pressing Ctrl-C twice means "now"; systemd's own final SIGKILL
+ *                    comes only after TimeoutStopSec.)
+ *   SIGHUP           reload the config, like `gracevisorctl reload`; a config that fails to load is
+ *                    logged with file:line:col and changes nothing.
+ * An uncaught exception or unhandled rejection is logged and the daemon keeps running: one app's
+ * trouble (or one bug in a hook) must not take every other app down with it.
+ */
+import { GvConfigError, isGvError } from '../errors.js';
+import { ControlServer } from '../control/server.js';
+import { resolveServerToken } from '../control/token.js';
+import { DaemonLog } from '../supervisor/daemon-log.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { VERSION } from '../version.js';
+
+/** Exit status of a daemon that stopped because it was asked to. */
+const EXIT_OK = 0;
+/** Exit status of a daemon that could not start, or was forced down by a second signal. */
+const EXIT_FAILED = 1;
+
+function describe(err: unknown): string {
+  if (isGvError(err)) return err.format();
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** Run the daemon in the foreground; resolves with the process exit status once it has stopped. */
+export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableStream }): Promise<number> {
+  const log = new DaemonLog();
+  const onUncaught = (err: unknown): void => log.error('uncaught exception (the daemon keeps running)', { error: describe(err) });
+  const onUnhandled = (err: unknown): void => log.error('unhandled promise rejection (the daemon keeps running)', { error: describe(err) });
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUnhandled);
+
+  let sup: Supervisor;
+  try {
+    sup = await Supervisor.load(confPath, { log });
+  } catch (err) {
+    if (err instanceof GvConfigError) {
+      for (const e of err.errors) io.stderr.write(e.format() + '\n');
+      io.stderr.write(`gracevisord: the configuration did not load (${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}); nothing was started\n`);
+    } else {
+      io.stderr.write(`gracevisord: ${describe(err)}\n`);
+    }
+    await log.close();
+    return EXIT_FAILED;
+  }
+
+  const config = sup.config;
+  let control: ControlServer;
+  try {
+    const token = await resolveServerToken(config.rpc, config.run_dir);
+    const tcp = token !== null && config.rpc.host !== null && config.rpc.port !== null ? { host: config.rpc.host, port: config.rpc.port, token } : null;
+    control = new ControlServer({ api: sup, socket: config.rpc.socket, tcp, log });
+    await control.listen();
+  } catch (err) {
+    log.error('cannot open the control API; nothing was started', { error: describe(err) });
+    await sup.shutdown(null).catch(() => undefined);
+    await log.close();
+    return EXIT_FAILED;
+  }
+  const tcpAddr = control.tcpAddress();
+  log.info('control API listening', { socket: config.rpc.socket, ...(tcpAddr && { tcp: `${tcpAddr.host}:${tcpAddr.port}` }) });
+
+  let resolveExit!: (code: number) => void;
+  const exited = new Promise<number>((r) => { resolveExit = r; });
+  let stopping = false;
+
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn(`second ${signal} during shutdown: killing every instance now`);
+      const killed = Promise.allSettled(sup.status().map((a) => sup.killApp(a.name)));
+      await Promise.race([killed, new Promise((r) => setTimeout(r, 2000).unref())]);
+      resolveExit(EXIT_FAILED);
+      return;
+    }
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    control.stopAccepting();
+    try {
+      await sup.shutdown(signal);
+    } catch (err) {
+      log.error('shutdown did not complete cleanly', { error: describe(err) });
+    }
+    await control.close();
+    log.info('gracevisord stopped');
+    resolveExit(EXIT_OK);
+  };
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): void => {
+    // One reload at a time: a burst of SIGHUPs reloads in order, never concurrently.
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      log.info('SIGHUP: reloading the configuration');
+      try {
+        const r = await sup.reload();
+        log.info('reload done', { added: r.added, removed: r.removed, changed: r.changed, unchanged: r.unchanged });
+      } catch (err) {
+        if (err instanceof GvConfigError) {
+          for (const e of err.errors) log.error('reload: ' + e.format());
+          log.error('reload failed: the configuration did not load; nothing was changed');
+        } else {
+          log.error('reload failed; nothing was changed', { error: describe(err) });
+        }
+      }
+    });
+  };
+
+  const onTerm = (): void => void shutdown('SIGTERM');
+  const onInt = (): void => void shutdown('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', reload);
+
+  try {
+    log.info('gracevisord starting', { version: VERSION, pid: process.pid, config: config.file });
+    await sup.start();
+  } catch (err) {
+    log.error('startup failed; stopping', { error: describe(err) });
+    void shutdown('startup failure').then(() => resolveExit(EXIT_FAILED));
+  }
+
+  const code = await exited;
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  process.off('SIGHUP', reload);
+  await log.close();
+  return code;
+}

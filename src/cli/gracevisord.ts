@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * gracevisord: the daemon, in the foreground (the shape systemd wants).
+ *   gracevisord --conf PATH            run (PATH: a file, or a folder with gracevisor.conf or gracevisor.yaml)
+ *   gracevisord --conf PATH --check    check the config like `nginx -t`: `configuration ok`, or every error, exit 0/1
+ *   gracevisord --conf PATH --print    print the resolved config as JSON
+ *   gracevisord --version | --help
+ * The run itself is ./daemon.ts.
+ */
+import { Builtins, Cli, Command, Option } from 'clipanion';
+import { checkConfig } from './check-config.js';
+import { VERSION } from '../version.js';
+import { runDaemon } from './daemon.js';
+
+/** Where gracevisord looks for its config when --conf is not given. */
+export const DEFAULT_CONF = '/etc/gracevisor';
+
+class DaemonCommand extends Command {
+  static override paths = [Command.Default];
+  static override usage = Command.Usage({
+    description: 'supervise apps and proxy to them, restarting without dropping a request',
+    details: 'Runs in the foreground. SIGTERM/SIGINT stop every app gracefully and exit 0 (a second one kills every instance at once and exits 1); SIGHUP reloads the configuration. The control API listens on rpc.socket (mode 0600) and, when rpc.host/rpc.port are set, on TCP with a token.',
+    examples: [['Run with the demo config', 'gracevisord --conf conf/'], ['Check a config', 'gracevisord --conf /etc/gracevisor --check']],
+  });
+  conf = Option.String('--conf', DEFAULT_CONF, { description: `Config file, or a folder holding gracevisor.conf or gracevisor.yaml (default ${DEFAULT_CONF})` });
+  check = Option.Boolean('--check', false, { description: 'Check the configuration, print `configuration ok` or every error with file:line:col, and exit 0 or 1' });
+  print = Option.Boolean('--print', false, { description: 'Print the resolved configuration as JSON and exit (1 if it does not load)' });
+
+  async execute(): Promise<number> {
+    if (this.check || this.print) {
+      const r = await checkConfig(this.conf, this.print);
+      this.context.stdout.write(r.stdout);
+      this.context.stderr.write(r.stderr);
+      return r.exitCode;
+    }
+    return runDaemon(this.conf, { stderr: this.context.stderr });
+  }
+}
+
+const cli = new Cli({ binaryLabel: 'gracevisord', binaryName: 'gracevisord', binaryVersion: VERSION, enableColors: process.stdout.isTTY === true });
+cli.register(DaemonCommand);
+cli.register(Builtins.HelpCommand);
+cli.register(Builtins.VersionCommand);
+const context = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+let code: number;
+try {
+  code = await cli.run(cli.process(process.argv.slice(2), context), context);
+} catch (err) {
+  process.stderr.write(cli.error(err, { colored: false }));
+  code = 2;
+}
+// Exit explicitly: a library handle left open (a timer, a stray socket) must not keep a stopped daemon alive.
+process.exit(code);
