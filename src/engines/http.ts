@@ -126,6 +126,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       controller.abort(new Error('client went away'));
       return;
     }
+    const connection = headers.connection;
+    if (typeof connection === 'string' && connection.includes(',')) {
+      // Headers the app's Connection header names are about its connection to us, not the client's.
+      for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
+    }
     for (const name of RESPONSE_HOP_BY_HOP) {
       if (headers[name] !== undefined) delete headers[name];
     }

@@ -1,0 +1,133 @@
+// Real backends for the engine tests: small node:http / ws / net servers on 127.0.0.1 port 0,
+// each answering with its own name so a test can tell which instance served a request.
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Test } from 'tap';
+import type { Engine, EngineOptions, Target } from '../../src/engines/engine.js';
+
+/** A running http backend. */
+export interface HttpBackend {
+  name: string;
+  target: Target;
+  server: http.Server;
+  /** Requests seen, with the headers they arrived with. */
+  seen: { method: string; url: string; headers: http.IncomingHttpHeaders }[];
+  /** Resolvers for `/hold` requests: call one to answer it. */
+  held: (() => void)[];
+  /** Events a test wants ordered. */
+  events: string[];
+}
+
+/**
+ * An http backend named `name`: `/` answers its name, `/echo` echoes the body, `/headers` returns the
+ * headers it got as JSON, `/slow?ms=N` answers after N ms, `/hold` answers when the test says so.
+ * WebSocket upgrades are accepted and echo `name:message`.
+ */
+export async function httpBackend(t: Test, name: string): Promise<HttpBackend> {
+  const b: HttpBackend = { name, target: { id: name, host: '127.0.0.1', port: 0 }, server: undefined as unknown as http.Server, seen: [], held: [], events: [] };
+  const server = http.createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+    b.seen.push({ method: req.method!, url: req.url!, headers: req.headers });
+    const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/echo') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-backend': name, 'content-length': body.length });
+        res.end(body);
+      });
+      return;
+    }
+    req.resume();
+    if (url.pathname === '/headers') {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name, connection: 'keep-alive, x-hop', 'x-hop': 'secret' });
+      res.end(JSON.stringify(req.headers));
+      return;
+    }
+    if (url.pathname === '/slow') {
+      const ms = Number(url.searchParams.get('ms') ?? '2000');
+      b.events.push('slow-started');
+      const timer = setTimeout(() => {
+        b.events.push('slow-sent');
+        res.end(name);
+      }, ms);
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    if (url.pathname === '/hold') {
+      b.held.push(() => res.end(name));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+    res.end(name);
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws: WebSocket) => {
+    b.events.push('ws-open');
+    ws.on('message', (m) => ws.send(`${name}:${m.toString()}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  b.server = server;
+  b.target.port = (server.address() as net.AddressInfo).port;
+  t.teardown(async () => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return b;
+}
+
+/** A loopback port with nothing listening on it (bound, then released). */
+export async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Engine options for a test: port 0 on loopback, log lines collected. */
+export function engineOptions(overrides: Partial<EngineOptions> = {}): EngineOptions & { logs: { level: string; msg: string; fields?: Record<string, unknown> }[] } {
+  const logs: { level: string; msg: string; fields?: Record<string, unknown> }[] = [];
+  return {
+    app: 'test', host: '127.0.0.1', port: 0, queueTimeoutMs: 5_000,
+    log: (level, msg, fields) => logs.push({ level, msg, ...(fields && { fields }) }),
+    logs,
+    ...overrides,
+  };
+}
+
+/** Listen `engine` and close it at teardown. */
+export async function started<E extends Engine>(t: Test, engine: E): Promise<E> {
+  await engine.listen();
+  t.teardown(() => engine.close(1_000));
+  return engine;
+}
+
+/** One HTTP request through `agent` (or a fresh connection), body collected. */
+export function get(port: number, path: string, opts: { agent?: http.Agent | false; method?: string; body?: Buffer | string; headers?: http.OutgoingHttpHeaders } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', agent: opts.agent ?? false, headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Resolve when `cond()` is true, polling; rejects after `ms` so a broken test fails instead of hanging. */
+export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
