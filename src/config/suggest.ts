@@ -3,17 +3,21 @@
  * enough to be a likely typo.
  */
 
-/** Levenshtein distance between two strings. */
+/**
+ * Edit distance between two strings: insertions, deletions, substitutions and swaps of two
+ * neighbouring characters each count one (optimal string alignment), so `TREM` is one edit from `TERM`.
+ */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
-    prev = cur;
   }
-  return prev[b.length]!;
+  return d[a.length]![b.length]!;
 }
 
 /**
@@ -25,7 +29,7 @@ export function suggest(key: string, known: readonly string[]): string | null {
   let best: string | null = null;
   let bestDist = Infinity;
   for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k);
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
     if (d < bestDist) {
       best = k;
       bestDist = d;
