@@ -1,0 +1,145 @@
+import t from 'tap';
+import { join } from 'node:path';
+import { behaveApp, writeConfig } from '../helpers/config.js';
+import { get, KeepAliveLoad, type LoadSample } from '../helpers/load.js';
+import { recorder, startSupervisor, type HookRecord } from '../helpers/supervisor.js';
+import { tempDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** For each pid: when it became ready and when it was told to stop (or exited), from the hook records. */
+function lifetimes(events: HookRecord[]): Map<number, { readyAt: number; stopAt: number }> {
+  const m = new Map<number, { readyAt: number; stopAt: number }>();
+  for (const r of events) {
+    const pid = r.e?.instance?.pid as number | undefined;
+    if (!pid) continue;
+    if (r.hook === 'onInstanceReady') m.set(pid, { readyAt: r.at, stopAt: Infinity });
+    if ((r.hook === 'onInstanceStopping' || r.hook === 'onInstanceExit') && m.has(pid)) {
+      const l = m.get(pid)!;
+      l.stopAt = Math.min(l.stopAt, r.at);
+    }
+  }
+  return m;
+}
+
+/** Samples answered by a pid that was not serving while the request was open. */
+function outOfLife(samples: LoadSample[], life: Map<number, { readyAt: number; stopAt: number }>): LoadSample[] {
+  return samples.filter((s) => {
+    const l = s.pid === null ? undefined : life.get(s.pid);
+    return !l || s.end < l.readyAt || s.start > l.stopAt;
+  });
+}
+
+t.test('20 restarts under 24 keep-alive clients drop no request and every answer comes from a serving instance', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('load', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const load = new KeepAliveLoad({ port: app.external_port as number, clients: 24, maxMs: 120_000 });
+  t.teardown(() => load.stop());
+  load.start();
+  await waitFor(() => load.count > 50, 'first requests');
+  const results = [];
+  for (let i = 0; i < 20; i++) {
+    const before = load.count;
+    results.push(await sup.restartApp('load'));
+    // Traffic flows between restarts too, so each switch happens under load.
+    await waitFor(() => load.count > before + 24, 'requests after a restart');
+  }
+  const samples = await load.stop();
+  t.equal(results.filter((r) => r.ok).length, 20, 'every restart succeeded');
+  t.same(load.failures().slice(0, 5), [], 'no request failed');
+  const pids = new Set(samples.map((s) => s.pid));
+  t.ok(pids.size >= 15, `responses came from many instances (${pids.size})`);
+  t.same(outOfLife(samples, lifetimes(rec.events)).slice(0, 5), [], 'no response from an instance outside its serving time');
+  t.ok(samples.length > 500, `${samples.length} requests were sent`);
+  t.equal(sup.status('load')[0]!.instances.length, 1, 'one instance left');
+});
+
+t.test('a 2-second request started before a restart completes on the old instance, which is stopped only after it', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('slow', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const port = app.external_port as number;
+  const oldPid = sup.status('slow')[0]!.instances[0]!.pid;
+  const slow = get(port, '/slow?ms=2000');
+  await waitFor(() => sup.status('slow')[0]!.stats.targets.some((x) => x.inFlight > 0), 'the slow request in flight');
+  const restart = sup.restartApp('slow');
+  // While the old one drains, new requests already go to the new instance.
+  await waitFor(() => rec.of('onSwitched').length >= 2, 'the switch');
+  const during = await get(port, '/');
+  t.not(during.pid, oldPid, 'a new request goes to the new instance during the drain');
+  const res = await slow;
+  t.equal(res.status, 200);
+  t.equal(res.pid, oldPid, 'the slow request was answered by the old instance');
+  t.equal((await restart).ok, true);
+  const seq = rec.events.filter((r) => r.e?.instance?.pid === oldPid).map((r) => r.hook).filter((h) => h !== 'onInstanceState');
+  t.same(seq.slice(seq.indexOf('onInstanceDraining')), ['onInstanceDraining', 'onInstanceDrained', 'onInstanceStopping', 'onInstanceExit'], 'drained, then stopped');
+  const drained = rec.of('onInstanceDrained').find((r) => r.e.instance.pid === oldPid)!;
+  t.equal(drained.e.drained, true, 'the drain waited for the request (not its timeout)');
+  t.equal(drained.e.open, 0);
+  const exit = rec.of('onInstanceExit').find((r) => r.e.instance.pid === oldPid)!;
+  t.equal(exit.e.instance.state, 'stopped');
+  t.equal(exit.e.expected, true);
+});
+
+t.test('with instances: 2 both serve and a restart replaces them one at a time', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('pair', join(dir, 'mode'), { instances: 2 });
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const st = sup.status('pair')[0]!;
+  t.equal(st.instances.filter((i) => i.active).length, 2);
+  const first = new Set(st.instances.map((i) => i.pid));
+  const load = new KeepAliveLoad({ port: app.external_port as number, clients: 8, maxMs: 60_000 });
+  t.teardown(() => load.stop());
+  load.start();
+  await waitFor(() => load.count > 40, 'requests');
+  const seen = new Set((await Promise.all(Array.from({ length: 20 }, () => get(app.external_port as number)))).map((r) => r.pid));
+  t.same([...seen].sort(), [...first].sort(), 'requests are spread over both instances');
+  const res = await sup.restartApp('pair');
+  t.equal(res.ok, true);
+  t.equal(res.serving.length, 2);
+  await load.stop();
+  t.same(load.failures().slice(0, 5), []);
+  // Rolling: the number of serving instances never dropped below 2 and never exceeded 3.
+  let serving = 2;
+  let min = 2;
+  let max = 2;
+  for (const r of rec.events) {
+    if (r.hook !== 'onSwitched' || r.app !== 'pair' || r.e.from.length === 0) continue;
+    serving = r.e.to.length;
+    min = Math.min(min, serving);
+    max = Math.max(max, serving);
+  }
+  t.equal(min, 2, 'never fewer than 2 serving');
+  const starts = rec.of('onInstanceStarting', 'pair').map((r) => r.at);
+  const drains = rec.of('onInstanceDraining', 'pair').map((r) => r.at);
+  t.equal(drains.length, 2);
+  t.ok(starts[3]! > drains[0]!, 'the second new instance started after the first old one was switched away');
+  const after = sup.status('pair')[0]!.instances.map((i) => i.pid);
+  t.equal(after.filter((p) => first.has(p)).length, 0, 'both instances were replaced');
+});
+
+t.test('a second restart while one runs joins it (coalesced)', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('coal', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const a = sup.restartApp('coal');
+  const b = sup.restartApp('coal');
+  const c = sup.restartApp('coal');
+  const [ra, rb, rc] = await Promise.all([a, b, c]);
+  t.equal(ra.coalesced, false);
+  t.equal(rb.coalesced, true);
+  t.equal(rc.coalesced, true);
+  t.same(rb.serving, ra.serving, 'the joined call reports the same result');
+  t.equal(rec.of('onRestartSucceeded', 'coal').length, 1, 'one restart ran');
+  t.equal(rec.of('onInstanceStarting', 'coal').length, 2, 'the first instance and one replacement');
+  const d = await sup.restartApp('coal');
+  t.equal(d.coalesced, false, 'a restart after the first finished is a new one');
+});
