@@ -284,3 +284,17 @@ t.test('runCheck reports ok, or every error as file:line:col: CODE: message with
   t.equal(missing.exitCode, 1);
   t.match(missing.stderr, /^GV_ERR_CONFIG_NOT_FOUND: /);
 });
+
+t.test('the full example of docs/config.md means the same in both columns', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const doc = await readFile(join(repo, 'docs/config.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```(yaml|nginx)\n([\s\S]*?)```/g)];
+  const dir = t.testdir({ 'gracevisor.yaml': blocks[0]![2]!, 'gracevisor.conf': blocks[1]![2]! });
+  const yaml = await loadConfig(join(dir, 'gracevisor.yaml'), { runtime: user });
+  const dsl = await loadConfig(join(dir, 'gracevisor.conf'), { runtime: user });
+  t.equal(configToJson(dsl), configToJson(yaml));
+  t.equal(dsl.apps[0]!.instances, 2);
+  t.equal(dsl.rpc.port, 9001);
+  t.same(dsl.plugins, [join(dir, 'my-plugin.mjs'), 'gracevisor-alert-slack']);
+  t.equal(dsl.logger.max_log_age, 7 * 86_400_000);
+});
