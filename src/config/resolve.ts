@@ -424,9 +424,14 @@ class Resolver {
     const drain_timeout = opt('drain_timeout', (v) => this.duration(v, 'drain_timeout') ?? undefined, DEFAULTS.drain_timeout);
     const queue_timeout = opt('queue_timeout', (v) => this.duration(v, 'queue_timeout') ?? undefined, DEFAULTS.queue_timeout);
     const instances = opt('instances', (v) => this.integer(v, 'instances', 1, 1024), DEFAULTS.instances);
-    const userE = get('user');
+    // An empty value (YAML `user:`) is the same as leaving the key out: inherit / no check.
+    const given = (k: string): RawEntry | undefined => {
+      const e = get(k);
+      return e && !(e.value.kind === 'scalar' && e.value.value === null) ? e : undefined;
+    };
+    const userE = given('user');
     const user = userE ? this.user(userE.value) : g.user;
-    const hcE = get('healthcheck');
+    const hcE = given('healthcheck');
     const hc = hcE ? this.healthcheck(hcE) : null;
     const logger = this.appLogger(get('logger'), g.logger, name ?? 'unnamed', m.pos);
 

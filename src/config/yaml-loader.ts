@@ -4,7 +4,7 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { GvError, type SourcePosition } from '../errors.js';
-import type { LoadResult, RawEntry, RawMap, RawValue } from './raw.js';
+import type { LoadResult, RawEntry, RawValue } from './raw.js';
 
 /**
  * Parse YAML text from `file` into a raw value. Syntax errors are GV_ERR_CONFIG_SYNTAX and repeated
@@ -71,8 +71,3 @@ function convert(doc: Document, node: Node, at: (offset: number) => SourcePositi
   return { kind: 'scalar', value: null, pos };
 }
 
-/** Convenience for loaders: the value as a mapping, or a GV_ERR_CONFIG_TYPE error. */
-export function expectMap(v: RawValue, what: string): LoadResult<RawMap> {
-  if (v.kind === 'map') return { value: v, errors: [] };
-  return { value: null, errors: [new GvError('GV_ERR_CONFIG_TYPE', `${what} must be a mapping`, { pos: v.pos })] };
-}

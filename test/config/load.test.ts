@@ -298,3 +298,11 @@ t.test('the full example of docs/config.md means the same in both columns', asyn
   t.same(dsl.plugins, [join(dir, 'my-plugin.mjs'), 'gracevisor-alert-slack']);
   t.equal(dsl.logger.max_log_age, 7 * 86_400_000);
 });
+
+t.test('an empty app user or healthcheck in YAML means inherit and no check', async (t) => {
+  const dir = t.testdir({ 'gracevisor.yaml': 'user: app\napps:\n  - name: a\n    command: a {port}\n    user:\n    healthcheck:\n    directory:\n' });
+  const a = (await loadConfig(dir, { runtime: user })).apps[0]!;
+  t.same(a.user, { username: 'app' });
+  t.equal(a.healthcheck, null);
+  t.equal(a.directory, null);
+});
