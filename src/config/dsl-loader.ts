@@ -263,6 +263,8 @@ class DslMapper {
     }
     let host = text.slice(0, colon);
     if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    // nginx's `listen *:8080` means every IPv4 address.
+    if (host === '*') host = '0.0.0.0';
     const portText = text.slice(colon + 1);
     const out: RawEntry[] = [];
     if (host !== '') out.push({ key: 'external_host', keyPos, value: { kind: 'scalar', value: host, pos: argPos } });

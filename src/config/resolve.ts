@@ -10,12 +10,13 @@ import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { GvConfigError, GvError, type ErrorCode, type SourcePosition } from '../errors.js';
 import { currentRuntime, defaultRunDir, DEFAULTS, type RuntimeInfo } from './defaults.js';
 import type { ConfigRegistryView, PluginLoadSpec } from './load.js';
-
-export { currentRuntime, defaultRunDir, DEFAULTS, type RuntimeInfo } from './defaults.js';
 import type { AppConfig, AppLoggerConfig, Config, HealthcheckConfig, LoggerConfig, UserConfig } from './model.js';
 import { describeRaw, getEntry, rawToPlain, type RawEntry, type RawMap, type RawValue } from './raw.js';
 import { suggest } from './suggest.js';
 import { parseDuration, parseSize } from './units.js';
+
+// Re-exported for callers that reach the defaults through the resolver (gracevisorctl's target lookup).
+export { currentRuntime, defaultRunDir, DEFAULTS, type RuntimeInfo } from './defaults.js';
 
 /** Engines and healthcheck types accepted when no registry view is given. */
 export const BUILTIN_ENGINES: readonly string[] = ['http', 'tcp', 'splice'];

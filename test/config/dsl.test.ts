@@ -52,6 +52,7 @@ t.test('healthcheck and listen spellings map to the YAML keys', async (t) => {
       'app c { healthcheck /h { timeout 1s; } listen 3; }',
       'app d { healthcheck tcp; listen :4; }',
       'app e { healthcheck { type exec; command "x"; } }',
+      'app f { listen *:5; }',
       '',
     ].join('\n'),
     'f.conf',
@@ -63,6 +64,7 @@ t.test('healthcheck and listen spellings map to the YAML keys', async (t) => {
     { name: 'c', healthcheck: { path: '/h', timeout: '1s' }, external_port: 3 },
     { name: 'd', healthcheck: { type: 'tcp' }, external_port: 4 },
     { name: 'e', healthcheck: { type: 'exec', command: 'x' } },
+    { name: 'f', external_host: '0.0.0.0', external_port: 5 },
   ]);
 });
 
