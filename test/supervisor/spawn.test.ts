@@ -1,0 +1,109 @@
+import t from 'tap';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaemonLog } from '../../src/supervisor/daemon-log.js';
+import { buildEnv, splitCommand } from '../../src/supervisor/spawn-spec.js';
+import { BEHAVE_APP, behaveApp, writeConfig } from '../helpers/config.js';
+import { get } from '../helpers/load.js';
+import { recorder, startSupervisor } from '../helpers/supervisor.js';
+import { tempDir } from '../helpers/tmp.js';
+
+t.test('a command with quoted words reaches the app as the same words, with {port} filled in', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('quotes', join(dir, 'mode'), {
+    command: `${process.execPath} ${BEHAVE_APP} --port={port} "two words" 'single {port}' plain\\ escaped ""`,
+  });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const port = sup.status('quotes')[0]!.instances[0]!.port;
+  const { argv } = JSON.parse((await get(app.external_port as number, '/argv')).body) as { argv: string[] };
+  t.same(argv, [`--port=${port}`, 'two words', `single ${port}`, 'plain escaped', '']);
+});
+
+t.test('environment adds to the daemon’s environment with {port} filled in, in the configured directory', async (t) => {
+  const dir = tempDir(t);
+  const work = join(dir, 'work');
+  mkdirSync(work);
+  const app = await behaveApp('envy', join(dir, 'mode'), {
+    command: `${process.execPath} ${BEHAVE_APP}`,
+    environment: ['GV_PORT={port}', 'GV_LABEL=at-{port}', `GV_MODE_FILE=${join(dir, 'mode')}`],
+    directory: work,
+  });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const inst = sup.status('envy')[0]!.instances[0]!;
+  const { env } = JSON.parse((await get(app.external_port as number, '/argv')).body) as { env: Record<string, string> };
+  t.same(env, { GV_PORT: String(inst.port), GV_LABEL: `at-${inst.port}` });
+  const environ = readFileSync(`/proc/${inst.pid}/environ`, 'utf8').split('\0');
+  t.ok(environ.includes(`PATH=${process.env.PATH}`), 'the daemon’s environment is inherited');
+  const { readlinkSync } = await import('node:fs');
+  t.equal(readlinkSync(`/proc/${inst.pid}/cwd`), work, 'it runs in directory');
+});
+
+t.test('each instance leads its own process group', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('group', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const pid = sup.status('group')[0]!.instances[0]!.pid!;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  t.equal(Number(fields[2]), pid, 'pgid is its own pid');
+});
+
+t.test('shell operators in command are refused with GV_ERR_SPAWN and the old instance keeps serving', async (t) => {
+  t.throws(() => splitCommand('node app.js | tee out'), { code: 'GV_ERR_SPAWN' });
+  t.throws(() => splitCommand('a && b'), { code: 'GV_ERR_SPAWN' });
+  t.throws(() => splitCommand('a > file'), { code: 'GV_ERR_SPAWN' });
+  t.throws(() => splitCommand('   '), { code: 'GV_ERR_SPAWN' });
+  t.same(splitCommand('node $HOME/app.js *.js # comment'), ['node', '$HOME/app.js', '*.js'], '$VAR and globs stay as written');
+  t.throws(() => buildEnv(['NOEQUALS'], 1), { code: 'GV_ERR_SPAWN' });
+
+  const dir = tempDir(t);
+  const app = await behaveApp('ops', join(dir, 'mode'), { command: `${process.execPath} ${BEHAVE_APP} --port={port} && echo hi` });
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const st = sup.status('ops')[0]!;
+  t.equal(st.instances.length, 0);
+  t.equal(rec.of('onRestartFailed', 'ops')[0]?.e.error.code, 'GV_ERR_SPAWN');
+});
+
+t.test('a command that does not exist fails its start with GV_ERR_SPAWN', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('missing', join(dir, 'mode'), { command: '/nonexistent/binary --port={port}' });
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  t.equal(rec.of('onRestartFailed', 'missing')[0]?.e.error.code, 'GV_ERR_SPAWN');
+  t.equal(sup.ports.inUse.length, 0, 'its port went back to the pool');
+});
+
+t.test('as root, user runs the app under that uid and gid', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+  const dir = tempDir(t);
+  const { chmodSync } = await import('node:fs');
+  chmodSync(dir, 0o755);
+  const app = await behaveApp('asuser', join(dir, 'mode'), { user: { username: 'nobody' } });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const inst = sup.status('asuser')[0]!.instances[0]!;
+  t.equal(inst.state, 'serving', inst.lastError ?? '');
+  const status = readFileSync(`/proc/${inst.pid}/status`, 'utf8');
+  t.match(status, /^Uid:\t65534\t65534\t65534\t65534$/m);
+  t.match(status, /^Gid:\t65534\t65534\t65534\t65534$/m);
+  t.match(status, /^Groups:\t65534 ?$/m, 'supplementary groups are the user’s');
+});
+
+t.test('an unknown user fails the app with GV_ERR_CONFIG_USER while the others start', async (t) => {
+  const dir = tempDir(t);
+  const bad = await behaveApp('baduser', join(dir, 'mode'), { user: { username: 'no-such-user-gv' } });
+  const good = await behaveApp('good', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [bad, good]);
+  const log = new DaemonLog({ stderr: false });
+  const codes: unknown[] = [];
+  log.onRecord((r) => codes.push(r.fields.code));
+  const sup = await startSupervisor(t, cfg.file, { log });
+  t.ok(codes.includes('GV_ERR_CONFIG_USER'), 'the daemon log says why');
+  t.equal(sup.status('good')[0]!.state, 'running');
+  t.throws(() => sup.status('baduser'), { code: 'GV_ERR_APP_NOT_FOUND' });
+});
