@@ -31,7 +31,7 @@ export interface ProbeTiming {
 }
 
 /** Default readiness pacing: quick at first so a switch follows readiness by a few ms. */
-export const DEFAULT_PROBE_TIMING: ProbeTiming = { minMs: 5, maxMs: 40, factor: 1.5 };
+export const DEFAULT_PROBE_TIMING: ProbeTiming = { minMs: 5, maxMs: 20, factor: 1.5 };
 
 /** What the App hears from its instances. */
 export interface InstanceEvents {

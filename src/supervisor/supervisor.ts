@@ -30,7 +30,7 @@ export interface SupervisorOptions {
   hookTimeoutMs?: number;
   /** Restart backoff: first delay, cap, and how long an instance must stay up to reset the count. */
   backoff?: BackoffOptions;
-  /** Readiness probe pacing (default 5 ms ×1.5 up to 40 ms). */
+  /** Readiness probe pacing (default 5 ms ×1.5 up to 20 ms). */
   probeTiming?: ProbeTiming;
   /** How long recovery waits after SIGTERM before SIGKILL for a previous run's leftovers, ms (default 2000). */
   recoveryGraceMs?: number;
