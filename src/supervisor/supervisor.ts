@@ -221,12 +221,16 @@ export class Supervisor implements SupervisorApi {
     // Build everything new before touching what runs: a failure here changes nothing.
     const fresh = new Map<string, App>();
     const prepared = new Map<string, Awaited<ReturnType<App['prepare']>>>();
+    const boundEarly = new Set<string>();
     try {
       for (const name of [...added, ...recreate]) fresh.set(name, await App.create(nextApps.get(name)!, this.#context()));
       for (const name of changed) if (!recreate.has(name)) prepared.set(name, await this.app(name).prepare(nextApps.get(name)!));
       // Bind new listeners whose address no running app holds; the others bind after their old app closed.
       for (const [name, app] of fresh) {
-        if (!recreate.has(name) && !this.#addressTaken(app.config)) await app.listen();
+        if (!recreate.has(name) && !this.#addressTaken(app.config)) {
+          await app.listen();
+          boundEarly.add(name);
+        }
       }
     } catch (err) {
       await Promise.all([...fresh.values()].map((a) => a.close()));
@@ -246,13 +250,14 @@ export class Supervisor implements SupervisorApi {
       const app = this.app(name);
       tasks.push((async () => {
         const retired = app.apply(p);
-        await app.restart({ reason: 'reload', coalesce: false });
+        // An app an operator stopped stays stopped; it starts with the new config when told to.
+        if (app.status().state !== 'stopped') await app.restart({ reason: 'reload', coalesce: false });
         await retired?.close();
       })());
     }
     await Promise.all(tasks);
     // Added apps whose address was held by a removed one bind now.
-    await Promise.all(added.map((name) => this.#addApp(fresh.get(name)!, this.#addressTaken(fresh.get(name)!.config, fresh.get(name)))));
+    await Promise.all(added.map((name) => this.#addApp(fresh.get(name)!, !boundEarly.has(name))));
     const result: ReloadResult = { added, removed, changed, unchanged };
     this.log.info('config reloaded', { ...result });
     void this.hooks.emit('onConfigReloaded', null, result);

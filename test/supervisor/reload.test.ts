@@ -116,3 +116,21 @@ t.test('stop drains and stops every instance and keeps the listener; start bring
   t.equal(rec.of('onInstanceDraining', 'ops').filter((r) => r.e.instance.pid === pid).length, 0, 'no drain on kill');
   t.throws(() => sup.status('nope'), { code: 'GV_ERR_APP_NOT_FOUND' });
 });
+
+t.test('reload gives the address of a removed app to a new app, and keeps an operator-stopped app stopped', async (t) => {
+  const dir = tempDir(t);
+  const mode = join(dir, 'mode');
+  const before = await behaveApp('before', mode);
+  const idle = await behaveApp('idle', mode, { environment: [`GV_MODE_FILE=${mode}`, 'GV_LABEL=v1'] });
+  const cfg = await writeConfig(dir, [before, idle]);
+  const sup = await startSupervisor(t, cfg.file);
+  await sup.stopApp('idle');
+  cfg.rewrite([{ ...before, name: 'after' }, { ...idle, environment: [`GV_MODE_FILE=${mode}`, 'GV_LABEL=v2'] }]);
+  const res = await sup.reload();
+  t.same(res, { added: ['after'], removed: ['before'], changed: ['idle'], unchanged: [] });
+  t.equal(sup.status('after')[0]!.state, 'running');
+  t.equal((await get(before.external_port as number)).status, 200, 'the new app serves on the old address');
+  t.equal(sup.status('idle')[0]!.state, 'stopped', 'still stopped');
+  await sup.startApp('idle');
+  t.equal(JSON.parse((await get(idle.external_port as number, '/argv')).body).env.GV_LABEL, 'v2', 'started with the new config');
+});
