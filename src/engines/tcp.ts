@@ -152,11 +152,11 @@ export class TcpEngine implements Engine {
     const closed = this.#listening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve();
     for (const h of this.#held.splice(0)) {
       clearTimeout(h.timer);
-      h.socket.destroy();
+      abort(h.socket);
     }
     const states = [...this.#states.values()];
     await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? 2_147_483_647)));
-    for (const s of this.#clients) s.destroy();
+    for (const s of this.#clients) abort(s);
     this.#states.clear();
     this.#current = [];
     await closed;
@@ -182,7 +182,7 @@ export class TcpEngine implements Engine {
     socket.on('error', () => {}); // reported through 'close'; the route below destroys the other side
     if (this.#closing) {
       this.#errors++;
-      socket.destroy();
+      abort(socket);
       return;
     }
     const st = this.#pick();
@@ -198,7 +198,7 @@ export class TcpEngine implements Engine {
         if (i < 0) return;
         this.#held.splice(i, 1);
         this.#errors++;
-        socket.destroy();
+        abort(socket);
       }, this.#opts.queueTimeoutMs),
     };
     this.#held.push(held);
@@ -236,15 +236,15 @@ export class TcpEngine implements Engine {
         this.#errors++;
         this.#opts.log('warn', 'upstream connection failed', { app: this.#opts.app, target: st.target.id, error: err.code ?? err.message });
       }
-      client.destroy();
+      abort(client);
     });
-    client.on('error', () => upstream.destroy());
+    client.on('error', () => abort(upstream));
     // A plain end (half-close) is passed on by pipe; errors destroy the other side (above).
     // A client that is fully closed can receive nothing more. An upstream that closed without ending
     // the client (a reset) leaves it useless; one that ended it lets its last bytes flush first.
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => {
-      if (!client.writableEnded) client.destroy();
+      if (!client.writableEnded) abort(client);
     });
     upstream.once('connect', () => {
       connected = true;
@@ -253,6 +253,16 @@ export class TcpEngine implements Engine {
       client.resume();
     });
   }
+}
+
+/**
+ * Close `socket` with a reset rather than a FIN, so the peer sees a failure as a failure (a
+ * half-open peer would otherwise wait forever on a clean end). A socket still connecting is destroyed.
+ */
+function abort(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 /** The registry definition of the tcp engine (engines.tcp). */
