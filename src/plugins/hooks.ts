@@ -149,7 +149,6 @@ export class Hooks {
       timer = setTimeout(() => {
         reject(new GvError('GV_ERR_HOOK_TIMEOUT', `plugin ${sub.plugin}: ${name} handler did not settle within ${this.#timeoutMs} ms`, { details: { plugin: sub.plugin, hook: name } }));
       }, this.#timeoutMs);
-      timer.unref();
     });
     try {
       return await Promise.race([Promise.resolve().then(() => sub.handler(ctx, event)), timeout]);
