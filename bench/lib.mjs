@@ -1,0 +1,122 @@
+// Helpers shared by the benchmark's subjects (bench/subjects.mjs, bench/splice-subjects.mjs):
+// free loopback ports, child processes that print "ready PORT", throwaway nginx/haproxy configs.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** True when `cmd` is on PATH. */
+export function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** A loopback TCP port nothing listens on right now. */
+export async function freePort() {
+  const s = net.createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Resolve once 127.0.0.1:port accepts a connection (or throw after `ms`). */
+export async function waitForPort(port, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port }, () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+/**
+ * Start a child process and return { child, stop }. When `readyLine` is true the child must print
+ * `ready PORT` on stdout; otherwise pass `port` to wait until it accepts connections.
+ */
+export async function startProcess(cmd, args, { port, readyLine = false, env } = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = once(child, 'exit').then(([code, signal]) => { throw new Error(`${cmd} exited (${code ?? signal}) before it was ready: ${stderr.trim()}`); });
+  exited.catch(() => {});
+  let readyPort = port;
+  if (readyLine) {
+    const lines = createInterface({ input: child.stdout });
+    const ready = new Promise((resolve) => lines.on('line', (l) => { const m = /^ready (\d+)/.exec(l); if (m) resolve(Number(m[1])); }));
+    readyPort = await Promise.race([ready, exited]);
+  } else {
+    child.stdout.resume();
+    await Promise.race([waitForPort(port), exited]);
+  }
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = once(child, 'exit');
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    await gone;
+    clearTimeout(t);
+  };
+  return { child, port: readyPort, stop };
+}
+
+/** Start nginx (one worker) proxying 127.0.0.1:listen to 127.0.0.1:upstream with upstream keep-alive. */
+export async function startNginx(dir, listen, upstream) {
+  const conf = join(dir, `nginx-${listen}.conf`);
+  writeFileSync(conf, `worker_processes 1;
+daemon off;
+pid ${dir}/nginx-${listen}.pid;
+error_log ${dir}/nginx-${listen}-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-body;
+  proxy_temp_path ${dir}/nginx-proxy;
+  fastcgi_temp_path ${dir}/nginx-fastcgi;
+  uwsgi_temp_path ${dir}/nginx-uwsgi;
+  scgi_temp_path ${dir}/nginx-scgi;
+  keepalive_requests 1000000;
+  upstream app { server 127.0.0.1:${upstream}; keepalive 128; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    }
+  }
+}
+`);
+  return startProcess('nginx', ['-e', `${dir}/nginx-${listen}-error.log`, '-p', dir, '-c', conf], { port: listen });
+}
+
+/**
+ * Start haproxy (one thread) on 127.0.0.1:listen to 127.0.0.1:upstream in `mode` ('http' | 'tcp').
+ * `extra` lines go into the backend section (the splice subjects add `option splice-auto` there).
+ */
+export async function startHaproxy(dir, mode, listen, upstream, { extraDefaults = [], extraBackend = [] } = {}) {
+  const conf = join(dir, `haproxy-${listen}.cfg`);
+  writeFileSync(conf, `global
+  maxconn 8192
+  nbthread 1
+defaults
+  mode ${mode}
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+${mode === 'http' ? '  option http-keep-alive\n  option forwardfor\n' : ''}${extraDefaults.map((l) => `  ${l}\n`).join('')}frontend in
+  bind 127.0.0.1:${listen}
+  default_backend app
+backend app
+${mode === 'http' ? '  http-reuse always\n' : ''}${extraBackend.map((l) => `  ${l}\n`).join('')}  server s1 127.0.0.1:${upstream}
+`);
+  return startProcess('haproxy', ['-db', '-f', conf], { port: listen });
+}
