@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { REPO, writeConfig } from '../helpers/config.js';
+import { NO_TAP_HOOKS, REPO, writeConfig } from '../helpers/config.js';
 import { freePort, portFree } from '../helpers/ports.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -31,6 +31,7 @@ t.test('300 restarts in a row release every port and keep the daemon’s fds and
     internal_host: '127.0.0.1',
     external_host: '127.0.0.1',
     external_port: await freePort(),
+    environment: [NO_TAP_HOOKS],
     proxy: 'tcp',
     drain_timeout: '2s',
     stop_timeout: '2s',
