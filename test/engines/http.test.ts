@@ -290,3 +290,35 @@ t.test('close waits for in-flight requests, then stops listening', async (t) => 
   await closing;
   await t.rejects(get(port, '/'), { code: 'ECONNREFUSED' });
 });
+
+t.test('a client that goes away mid-request stops counting as in flight', async (t) => {
+  const a = await httpBackend(t, 'A');
+  const engine = await started(t, new HttpEngine(engineOptions()));
+  engine.setTargets([a.target]);
+  const req = http.request({ host: '127.0.0.1', port: engine.address().port, path: '/hold', agent: false });
+  req.on('error', () => {});
+  req.end();
+  await until(() => a.held.length === 1);
+  t.equal(engine.stats().targets[0]!.inFlight, 1);
+  req.destroy();
+  const r = await engine.drain(a.target, 10_000);
+  t.equal(r.drained, true, 'drain does not wait for a request nobody will read');
+});
+
+t.test('a chunked request body is forwarded', async (t) => {
+  const a = await httpBackend(t, 'A');
+  const engine = await started(t, new HttpEngine(engineOptions()));
+  engine.setTargets([a.target]);
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: engine.address().port, path: '/echo', method: 'POST', agent: false }, (res) => {
+      let s = '';
+      res.on('data', (c: Buffer) => { s += c.toString(); });
+      res.on('end', () => resolve(s));
+    });
+    req.on('error', reject);
+    req.write('first,');
+    setTimeout(() => req.end('second'), 20);
+  });
+  t.equal(body, 'first,second');
+  t.equal(a.seen[0]!.headers['transfer-encoding'], 'chunked');
+});
