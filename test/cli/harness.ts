@@ -186,6 +186,11 @@ export class TestDaemon {
   async start(): Promise<void> {
     const child = spawn(process.execPath, [GRACEVISORD, '--conf', this.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    // Safety net for a test process that ends without its teardown (a teardown that threw, tap's
+    // timeout): a synchronous kill in 'exit' still runs and leaves no daemon behind.
+    const onExit = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+    process.once('exit', onExit);
+    child.once('exit', () => process.off('exit', onExit));
     child.stdout!.on('data', (c) => (this.output += c));
     child.stderr!.on('data', (c) => (this.output += c));
     this.exit = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
