@@ -29,6 +29,19 @@ function describe(err: unknown): string {
   return err instanceof Error ? (err.stack ?? err.message) : String(err);
 }
 
+/** SIGKILL an instance's process group (instances lead their own), or the pid alone; gone is fine. */
+function forceKill(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 /** Run the daemon in the foreground; resolves with the process exit status once it has stopped. */
 export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableStream }): Promise<number> {
   const log = new DaemonLog();
@@ -74,8 +87,12 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) {
       log.warn(`second ${signal} during shutdown: killing every instance now`);
-      const killed = Promise.allSettled(sup.status().map((a) => sup.killApp(a.name)));
+      const apps = sup.status();
+      const killed = Promise.allSettled(apps.map((a) => sup.killApp(a.name)));
       await Promise.race([killed, new Promise((r) => setTimeout(r, 2000).unref())]);
+      // Whatever the supervisor could not kill in time gets SIGKILL to its process group directly:
+      // exiting while an app runs on would leave an orphan holding its port.
+      for (const app of apps) for (const i of app.instances) if (i.pid !== null) forceKill(i.pid);
       resolveExit(EXIT_FAILED);
       return;
     }

@@ -104,6 +104,10 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
 export interface TestApp {
   name: string;
   port: number;
+  /** The command line; default: the demo app. */
+  command?: string;
+  /** Default 5s. */
+  stopTimeout?: string;
   /** Extra YAML lines for the app, indented by the caller's choice (each one key). */
   extra?: string[];
 }
@@ -112,11 +116,11 @@ export interface TestApp {
 function appLines(app: TestApp): string[] {
   return [
     `name: ${app.name}`,
-    `command: ${process.execPath} ${DEMOAPP} --port={port}`,
+    `command: ${app.command ?? `${process.execPath} ${DEMOAPP} --port={port}`}`,
     `healthcheck: /health`,
     `external_host: 127.0.0.1`,
     `external_port: ${app.port}`,
-    `stop_timeout: 5s`,
+    `stop_timeout: ${app.stopTimeout ?? '5s'}`,
     `drain_timeout: 5s`,
     // A stopped app answers 503 after this long instead of holding requests for the default 10 s.
     `queue_timeout: 500ms`,
