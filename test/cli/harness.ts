@@ -2,7 +2,7 @@
 // gracevisorctl binary. Every process it starts is killed by pid in teardown, the daemon's app
 // instances too (their pids are read from `status --json` before the daemon is killed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,25 +14,33 @@ export const GRACEVISORD = join(ROOT, 'dist', 'cli', 'gracevisord.js');
 export const GRACEVISORCTL = join(ROOT, 'dist', 'cli', 'gracevisorctl.js');
 export const DEMOAPP = join(ROOT, 'examples', 'demoapp.mjs');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (entry.name.endsWith('.ts') || entry.name.endsWith('.js')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
+/**
+ * The freshness check and the build, as one script run under a lock file: suites starting in
+ * parallel build at most once between them (the later ones find dist/ fresh once they get the lock),
+ * and never run tsc into one dist/ at the same time.
+ */
+const BUILD_IF_STALE = `
+const { existsSync, statSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+const { spawnSync } = require('node:child_process');
+const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+  const p = join(dir, e.name);
+  return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') || e.name.endsWith('.js') ? statSync(p).mtimeMs : 0);
+}, 0);
+const bins = ['dist/cli/gracevisord.js', 'dist/cli/gracevisorctl.js'];
+const fresh = bins.every((b) => existsSync(b) && statSync(b).mtimeMs >= newest('src') - 1);
+if (!fresh) {
+  const r = spawnSync('npm', ['run', 'build'], { stdio: 'pipe', encoding: 'utf8' });
+  process.stdout.write(r.stdout + r.stderr);
 }
+`;
 
 /**
- * Build when dist/ is missing or older than src/. Serialised with the other suites through a lock
- * file, so two test files never run tsc into one dist/ at once.
+ * Build when dist/ is missing or older than src/. tsc writes dist/ even when another part of the
+ * tree has a type error; the two binaries existing is what these tests need.
  */
 export function ensureBuild(): void {
-  const fresh = (): boolean => existsSync(GRACEVISORD) && existsSync(GRACEVISORCTL) && statSync(GRACEVISORD).mtimeMs >= newestMtime(join(ROOT, 'src')) - 1;
-  if (fresh()) return;
-  const r = spawnSync('flock', ['/tmp/gv-build.lock', 'npm', 'run', 'build'], { cwd: ROOT, encoding: 'utf8' });
-  // tsc writes dist/ even when another part of the tree has a type error; the binaries are what matter here.
+  const r = spawnSync('flock', ['/tmp/gv-build.lock', process.execPath, '-e', BUILD_IF_STALE], { cwd: ROOT, encoding: 'utf8' });
   if (!existsSync(GRACEVISORD) || !existsSync(GRACEVISORCTL)) throw new Error(`npm run build produced no binaries:\n${r.stdout}\n${r.stderr}`);
 }
 
