@@ -70,6 +70,8 @@ interface Route {
   body?: string[];
   /** True for routes that change something: logged at info. */
   mutating?: boolean;
+  /** Answer 201 instead of 200 (the route creates something). */
+  creates?: boolean;
   handle(ctx: RequestContext): Promise<unknown> | unknown;
 }
 
@@ -181,12 +183,19 @@ export class ControlServer {
   }
 
   async #bind(server: Server, start: () => void, what: string): Promise<void> {
-    const failed = once(server, 'error').then(([err]) => {
-      throw new GvError('GV_ERR_CONTROL_LISTEN', `cannot listen on ${what}: ${(err as Error).message}`, { cause: err });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(new GvError('GV_ERR_CONTROL_LISTEN', `cannot listen on ${what}: ${err.message}`, { cause: err }));
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      start();
     });
-    start();
-    await Promise.race([once(server, 'listening'), failed]);
-    failed.catch(() => undefined);
   }
 
   #makeServer(requireToken: boolean): Server {
@@ -230,7 +239,7 @@ export class ControlServer {
       const body = await this.#readBody(req, route);
       if (route.mutating) this.#log.info(`control: ${req.method} ${url.pathname}`, requireToken ? { via: 'tcp' } : {});
       const result = await route.handle({ req, res, params, query: url.searchParams, body });
-      if (result !== undefined) this.#send(res, req.method === 'POST' && url.pathname === `${API_PREFIX}/apps` ? 201 : 200, result);
+      if (result !== undefined) this.#send(res, route.creates ? 201 : 200, result);
     } catch (err) {
       const wire = toWireError(err);
       const status = httpStatusFor(wire.code);
@@ -314,7 +323,7 @@ export class ControlServer {
       { method: 'GET', pattern: r(`/status/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
       { method: 'GET', pattern: r('/apps'), handle: () => ({ apps: api.status() }) },
       {
-        method: 'POST', pattern: r('/apps'), body: ['file'], mutating: true,
+        method: 'POST', pattern: r('/apps'), body: ['file'], mutating: true, creates: true,
         handle: async ({ body }) => {
           const file = body.file;
           if (typeof file !== 'string' || file === '') throw badRequest('the body needs "file": the absolute path of an app config file');

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFile, mkdtemp, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
@@ -108,7 +108,8 @@ t.test('malformed requests get 400 or 404 with a GV_ERR code and never reach the
     ['GET', '/v1/apps/web/logs?n=abc', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/logs?stream=both', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/logs?follow=maybe', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
-    ['GET', '/v1/apps/%E0%A4%A/restart', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
+    ['GET', '/v1/apps/web/restart', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
+    ['PUT', '/v1/status', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
     ['POST', '/v1/apps/%E0%A4%A/restart', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v2/status', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
     ['GET', '/v1/frobnicate', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
@@ -117,11 +118,8 @@ t.test('malformed requests get 400 or 404 with a GV_ERR code and never reach the
   ];
   for (const [method, path, body, status, code] of cases) {
     const res = await raw(where, method, path, body);
-    // GET on a POST-only path is a 404 (no such endpoint), as is a bad escape on a GET-less path.
-    const wantStatus = method === 'GET' && path.endsWith('/restart') ? 404 : status;
-    const wantCode = method === 'GET' && path.endsWith('/restart') ? 'GV_ERR_CONTROL_NOT_FOUND' : code;
-    t.equal(res.status, wantStatus, `${method} ${path.slice(0, 40)} -> ${wantStatus}`);
-    t.equal(res.json?.error?.code, wantCode, `${method} ${path.slice(0, 40)} -> ${wantCode}`);
+    t.equal(res.status, status, `${method} ${path.slice(0, 40)} -> ${status}`);
+    t.equal(res.json?.error?.code, code, `${method} ${path.slice(0, 40)} -> ${code}`);
   }
   t.same(api.calls.filter((c) => !c.startsWith('status')), [], 'nothing was changed');
   // Garbage that is not HTTP at all: the server answers 400 and keeps serving.
@@ -264,4 +262,23 @@ t.test('logs follow streams appended lines and survives rotation and truncation'
   const ended = new Promise<void>((r) => stream.on('close', () => r()));
   await server.close();
   await ended;
+});
+
+t.test('a TCP port already taken fails listen with GV_ERR_CONTROL_LISTEN and leaves no socket behind', async (t) => {
+  const dir = await tempDir(t);
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => blocker.close(() => r())));
+  const port = (blocker.address() as { port: number }).port;
+  const socket = join(dir, 'tcp-taken.sock');
+  const server = new ControlServer({ api: new FakeApi(dir), socket, tcp: { host: '127.0.0.1', port, token: 'x' } });
+  await expectCode(t, server.listen(), 'GV_ERR_CONTROL_LISTEN');
+  await t.rejects(stat(socket), { code: 'ENOENT' }, 'the unix socket was closed and removed again');
+});
+
+t.test('POST /v1/apps answers 201 Created', async (t) => {
+  const { socket } = await startServer(t);
+  const res = await raw({ socketPath: socket }, 'POST', '/v1/apps/', '{"file":"/etc/gracevisor/web.yaml"}');
+  t.equal(res.status, 201);
+  t.equal(res.json.app.name, 'web');
 });
