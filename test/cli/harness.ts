@@ -53,9 +53,12 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** A random internal port range, high and narrow, so parallel suites rarely meet. */
+/**
+ * A random internal port range, narrow, below Linux's ephemeral range (32768+) so that no outgoing
+ * connection holds one of its ports, and random so that parallel suites rarely meet.
+ */
 export function randomPortRange(width = 40): { from: number; to: number } {
-  const from = 40000 + Math.floor(Math.random() * 500) * 40;
+  const from = 20000 + Math.floor(Math.random() * 300) * 40;
   return { from, to: from + width - 1 };
 }
 
