@@ -100,6 +100,8 @@ export class ControlServer {
   #tcpServer: Server | null = null;
   /** Aborts every `logs?follow=1` stream when the server closes. */
   readonly #follows = new AbortController();
+  /** Each listener's close, started once. */
+  readonly #closing = new Map<Server, Promise<void>>();
 
   constructor(opts: ControlServerOptions) {
     this.#api = opts.api;
@@ -159,8 +161,20 @@ export class ControlServer {
 
   /** Stop accepting new connections (requests on open ones still finish). The first step of shutdown. */
   stopAccepting(): void {
-    this.#unixServer?.close();
-    this.#tcpServer?.close();
+    for (const s of [this.#unixServer, this.#tcpServer]) if (s) void this.#closeListener(s);
+  }
+
+  /**
+   * `server.close()` once per listener, however often asked: a second call would report "not
+   * running" at once instead of waiting for the open connections.
+   */
+  #closeListener(s: Server): Promise<void> {
+    let closed = this.#closing.get(s);
+    if (!closed) {
+      closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      this.#closing.set(s, closed);
+    }
+    return closed;
   }
 
   /** Stop everything: end log streams, close listeners and connections, remove the socket file. */
@@ -171,7 +185,7 @@ export class ControlServer {
     this.#unixServer = null;
     this.#tcpServer = null;
     await Promise.all(servers.map(async (s) => {
-      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      const closed = this.#closeListener(s);
       s.closeIdleConnections();
       // A command still running (a long restart) gets its answer cut; the daemon is going away.
       const force = setTimeout(() => s.closeAllConnections(), 1000);

@@ -282,3 +282,27 @@ t.test('POST /v1/apps answers 201 Created', async (t) => {
   t.equal(res.status, 201);
   t.equal(res.json.app.name, 'web');
 });
+
+t.test('stopAccepting refuses new connections while a request in flight still gets its answer', async (t) => {
+  const dir = await tempDir(t);
+  const api = new FakeApi(dir);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  api.restartApp = async (name: string) => {
+    await gate;
+    return { app: name, ok: true, serving: [`${name}#9`], durationMs: 1, coalesced: false };
+  };
+  const socket = join(dir, 'stop.sock');
+  const server = new ControlServer({ api, socket });
+  await server.listen();
+  t.teardown(() => server.close());
+  const client = new ControlClient({ socket });
+  const inFlight = client.restart('web');
+  await new Promise((r) => setTimeout(r, 50));
+  server.stopAccepting();
+  await expectCode(t, client.status(), 'GV_ERR_CONTROL_UNREACHABLE');
+  const closing = server.close();
+  release();
+  t.same((await inFlight).serving, ['web#9'], 'the request in flight was answered');
+  await closing;
+});
