@@ -127,7 +127,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     const connection = headers.connection;
-    if (typeof connection === 'string' && connection.includes(',')) {
+    if (typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close') {
       // Headers the app's Connection header names are about its connection to us, not the client's.
       for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
     }
@@ -295,6 +295,9 @@ export class HttpEngine implements Engine {
       });
     }
     const open = st.open();
+    // A drained target that is no longer current is forgotten, so a long-lived daemon that restarts
+    // its apps many times does not keep one entry per instance it ever had.
+    if (open === 0 && !this.#current.includes(st) && st.pool === null) this.#states.delete(target.id);
     return { drained: open === 0, open, elapsedMs: Date.now() - started };
   }
 

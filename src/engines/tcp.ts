@@ -125,6 +125,8 @@ export class TcpEngine implements Engine {
       });
     }
     const open = st.conns.size;
+    // Forget a drained target that is no longer current (one entry per instance ever had would grow forever).
+    if (open === 0 && !this.#current.includes(st)) this.#states.delete(target.id);
     return { drained: open === 0, open, elapsedMs: Date.now() - started };
   }
 

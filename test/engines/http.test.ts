@@ -90,6 +90,7 @@ t.test('a slow request on A completes after the switch to B, and drain(A) resolv
   t.equal(result.drained, true);
   t.equal(result.open, 0);
   t.same(b.seen.filter((s) => s.url.startsWith('/slow')), [], 'B never saw the slow request');
+  t.same(engine.stats().targets.map((x) => x.id), ['B'], 'a drained old target is forgotten');
 });
 
 t.test('a WebSocket opened on A keeps working after the switch, new ones go to B, and drain(A) waits for it', async (t) => {

@@ -84,6 +84,7 @@ t.test('a connection stays on its target after a switch, new ones go to the new 
   const r = await drain;
   t.equal(r.drained, true);
   t.equal(r.open, 0);
+  t.same(engine.stats().targets.map((x) => x.id), ['B'], 'a drained old target is forgotten');
   c2.socket.end();
 });
 
