@@ -26,7 +26,8 @@ export function shortDuration(ms: number): string {
 
 /**
  * One block per app: a header line (name, engine, public address, state, restarts, engine
- * counters), then a table of its instances with `*` marking those the engine sends new work to.
+ * counters), then a table of its instances with `*` marking those the engine sends new work to,
+ * and each instance's in-flight and handled counts from the engine.
  */
 export function formatStatus(apps: AppStatus[]): string {
   if (apps.length === 0) return 'no apps\n';
@@ -35,9 +36,14 @@ export function formatStatus(apps: AppStatus[]): string {
     let out = `${app.name}  ${app.engine} on ${app.address}  ${app.state}  restarts ${app.restarts}  connections ${s.connections}  requests ${s.requests}  errors ${s.errors}\n`;
     if (app.lastError) out += `  last error: ${app.lastError}\n`;
     if (app.instances.length === 0) return out + '  (no instances)\n';
-    const rows = [['', 'INSTANCE', 'PID', 'PORT', 'STATE', 'SINCE', 'LAST ERROR']];
+    const rows = [['', 'INSTANCE', 'PID', 'PORT', 'STATE', 'SINCE', 'IN FLIGHT', 'HANDLED', 'LAST ERROR']];
     for (const i of app.instances) {
-      rows.push([i.active ? '*' : ' ', i.id, i.pid === null ? '-' : String(i.pid), String(i.port), i.state, shortDuration(i.sinceMs), i.lastError ?? '-']);
+      // Per-instance engine counters: what a drain waits on, and what the instance has served.
+      const ts = s.targets.find((x) => x.id === i.id);
+      rows.push([
+        i.active ? '*' : ' ', i.id, i.pid === null ? '-' : String(i.pid), String(i.port), i.state, shortDuration(i.sinceMs),
+        ts ? String(ts.inFlight) : '-', ts ? String(ts.total) : '-', i.lastError ?? '-',
+      ]);
     }
     return out + table(rows, '  ');
   }).join('\n');

@@ -29,8 +29,8 @@ t.test('gracevisorctl drives a real gracevisord through every command', async (t
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, new RegExp(`^web  http on 127\\.0\\.0\\.1:${webPort}  running .*requests \\d+`, 'm'));
     t.match(r.stdout, new RegExp(`^api  http on 127\\.0\\.0\\.1:${apiPort}  running`, 'm'));
-    t.match(r.stdout, /^\s+INSTANCE\s+PID\s+PORT\s+STATE\s+SINCE\s+LAST ERROR$/m);
-    t.match(r.stdout, /^\s+\*\s+web#\d+\s+\d+\s+\d+\s+serving\s+\S+\s+-$/m, 'the active instance is marked');
+    t.match(r.stdout, /^\s+INSTANCE\s+PID\s+PORT\s+STATE\s+SINCE\s+IN FLIGHT\s+HANDLED\s+LAST ERROR$/m);
+    t.match(r.stdout, /^\s+\*\s+web#\d+\s+\d+\s+\d+\s+serving\s+\S+\s+0\s+[1-9]\d*\s+-$/m, 'the active instance is marked, with its counters');
   });
 
   t.test('status --json and status APP --json give the data', async (t) => {
