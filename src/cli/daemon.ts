@@ -12,7 +12,7 @@
  * An uncaught exception or unhandled rejection is logged and the daemon keeps running: one app's
  * trouble (or one bug in a hook) must not take every other app down with it.
  */
-import { GvConfigError, isGvError } from '../errors.js';
+import { GvConfigError, GvError, isGvError } from '../errors.js';
 import { ControlServer } from '../control/server.js';
 import { resolveServerToken } from '../control/token.js';
 import { DaemonLog } from '../supervisor/daemon-log.js';
@@ -23,6 +23,11 @@ import { VERSION } from '../version.js';
 const EXIT_OK = 0;
 /** Exit status of a daemon that could not start, or was forced down by a second signal. */
 const EXIT_FAILED = 1;
+
+/** `file:line:col: CODE: message` on one line: parsers may add a code frame below the message. */
+function oneLine(e: GvError): string {
+  return new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format();
+}
 
 function describe(err: unknown): string {
   if (isGvError(err)) return err.format();
@@ -55,7 +60,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     sup = await Supervisor.load(confPath, { log });
   } catch (err) {
     if (err instanceof GvConfigError) {
-      for (const e of err.errors) io.stderr.write(e.format() + '\n');
+      for (const e of err.errors) io.stderr.write(oneLine(e) + '\n');
       io.stderr.write(`gracevisord: the configuration did not load (${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}); nothing was started\n`);
     } else {
       io.stderr.write(`gracevisord: ${describe(err)}\n`);
@@ -120,7 +125,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
         log.info('reload done', { added: r.added, removed: r.removed, changed: r.changed, unchanged: r.unchanged });
       } catch (err) {
         if (err instanceof GvConfigError) {
-          for (const e of err.errors) log.error('reload: ' + e.format());
+          for (const e of err.errors) log.error('reload: ' + oneLine(e));
           log.error('reload failed: the configuration did not load; nothing was changed');
         } else {
           log.error('reload failed; nothing was changed', { error: describe(err) });

@@ -50,7 +50,8 @@ export abstract class CtlCommand extends Command {
     }
     if (gv instanceof GvConfigError) {
       // Compiler style, one problem a line, so editors and `grep` can jump to file:line:col.
-      for (const e of gv.errors) this.context.stderr.write(e.format() + '\n');
+      // Only a message's first line: parsers may add a code frame below it.
+      for (const e of gv.errors) this.context.stderr.write(new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format() + '\n');
       this.context.stderr.write(`gracevisorctl: ${gv.code}: the configuration did not load (${gv.errors.length} problem${gv.errors.length === 1 ? '' : 's'}); nothing was changed\n`);
     } else {
       this.context.stderr.write(`gracevisorctl: ${gv.format()}\n`);
