@@ -242,7 +242,8 @@ export class App {
     this.#clearRetry();
     if (this.#stableTimer) clearTimeout(this.#stableTimer);
     try {
-      await this.#engine.close(timeoutMs);
+      // Bounded: a client holding a connection open (a WebSocket) must not hold up a shutdown forever.
+      await this.#engine.close(timeoutMs ?? this.#config.drain_timeout);
     } catch (err) {
       this.#ctx.log.warn('engine close failed', { app: this.name, error: (err as Error).message });
     }

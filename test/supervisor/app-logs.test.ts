@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipeLines } from '../../src/supervisor/app-logs.js';
-import { rotationInterval } from '../../src/supervisor/rotation.js';
+import { openRotating, rotationInterval } from '../../src/supervisor/rotation.js';
 import { behaveApp, writeConfig } from '../helpers/config.js';
 import { get } from '../helpers/load.js';
 import { startSupervisor } from '../helpers/supervisor.js';
@@ -86,4 +86,31 @@ t.test('max_log_age maps onto an interval rotating-file-stream accepts', async (
   t.equal(rotationInterval(3_600_000), '1h');
   t.equal(rotationInterval(7 * 60_000), '6m', 'the longest allowed not longer than asked');
   t.equal(rotationInterval(500), '1s');
+});
+
+t.test('with no max_logs_kept every rotated file is kept under a time-stamped name', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'keep.log');
+  const stream = openRotating(file, { max_log_size: 1024, max_logs_kept: null, max_log_age: null });
+  for (let i = 0; i < 5; i++) {
+    stream.write(`${'y'.repeat(700)}\n`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise<void>((r) => stream.end(() => r()));
+  const rotated = readdirSync(dir).filter((f) => /^keep\.log\.\d{8}T\d{6}-\d+$/.test(f));
+  t.ok(rotated.length >= 2, `rotated files kept: ${rotated.join(', ')}`);
+  t.ok(existsSync(file));
+});
+
+t.test('app logs rotate by age (max_log_age)', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'age.log');
+  const stream = openRotating(file, { max_log_size: 0, max_logs_kept: 3, max_log_age: 1000 });
+  const deadline = Date.now() + 5000;
+  while (!existsSync(`${file}.1`) && Date.now() < deadline) {
+    stream.write('tick\n');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise<void>((r) => stream.end(() => r()));
+  t.ok(existsSync(`${file}.1`), 'rotated after the interval');
 });
