@@ -4,6 +4,7 @@
  * reads and checks the config and binds nothing; `start()` recovers leftovers of a previous run,
  * binds every app's listener and starts every app.
  */
+import { join } from 'node:path';
 import { GvConfigError, GvError } from '../errors.js';
 import type { AppConfig, Config } from '../config/model.js';
 import { loadAppFile, loadConfig, type ConfigRegistryView, type PluginLoadSpec } from '../config/load.js';
@@ -237,7 +238,10 @@ export class Supervisor implements SupervisorApi {
       throw err;
     }
 
+    const prev = this.#config;
     this.#config = next;
+    // The daemon log follows logger.log_file when it was the config's file (not one gracevisord chose).
+    if (this.log.file === (prev.logger.log_file ?? join(prev.logger.log_dir, 'gracevisor.log'))) this.log.useFile(next.logger);
     const tasks: Promise<unknown>[] = [];
     for (const name of removed) tasks.push(this.#removeApp(name));
     for (const name of recreate) {
