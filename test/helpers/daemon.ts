@@ -18,10 +18,15 @@ export interface DaemonProcess {
 }
 
 /** Start a daemon on `configFile`; it and every instance pid it reported are SIGKILLed in teardown. */
-export function startDaemon(t: Teardownable, configFile: string): DaemonProcess {
-  const child = spawn(process.execPath, ['--import', '@tapjs/typescript/import', 'test/fixtures/run-supervisor.mjs', configFile], {
+export function startDaemon(t: Teardownable, configFile: string, opts: { uid?: number } = {}): DaemonProcess {
+  const args = ['--import', '@tapjs/typescript/import', 'test/fixtures/run-supervisor.mjs', configFile];
+  // As another user (root only): through setpriv, which execs, so the pid is the daemon's.
+  const [file, argv] = opts.uid === undefined
+    ? [process.execPath, args]
+    : ['setpriv', [`--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', '--', process.execPath, ...args]];
+  const child = spawn(file, argv, {
     cwd: REPO,
-    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...(opts.uid !== undefined && { HOME: '/tmp' }) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const pgids: number[] = [];

@@ -1,9 +1,10 @@
 import t from 'tap';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonLog } from '../../src/supervisor/daemon-log.js';
 import { buildEnv, splitCommand } from '../../src/supervisor/spawn-spec.js';
 import { BEHAVE_APP, behaveApp, writeConfig } from '../helpers/config.js';
+import { startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/load.js';
 import { recorder, startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -81,7 +82,6 @@ t.test('a command that does not exist fails its start with GV_ERR_SPAWN', async 
 
 t.test('as root, user runs the app under that uid and gid', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
   const dir = tempDir(t);
-  const { chmodSync } = await import('node:fs');
   chmodSync(dir, 0o755);
   const app = await behaveApp('asuser', join(dir, 'mode'), { user: { username: 'nobody' } });
   const cfg = await writeConfig(dir, [app]);
@@ -106,4 +106,21 @@ t.test('an unknown user fails the app with GV_ERR_CONFIG_USER while the others s
   t.ok(codes.includes('GV_ERR_CONFIG_USER'), 'the daemon log says why');
   t.equal(sup.status('good')[0]!.state, 'running');
   t.throws(() => sup.status('baduser'), { code: 'GV_ERR_APP_NOT_FOUND' });
+});
+
+t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER_SWITCH, the other apps start', { skip: process.getuid?.() !== 0 && 'needs root to start a daemon as nobody' }, async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o777);
+  const asRoot = await behaveApp('asroot', join(dir, 'mode'), { user: { username: 'root' } });
+  const plain = await behaveApp('plain', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [asRoot, plain]);
+  const daemon = startDaemon(t, cfg.file, { uid: 65534 });
+  const ready = await daemon.ready;
+  if (!ready.ok) throw new Error(ready.error.message);
+  t.same(ready.status.map((a) => a.name), ['plain'], 'only the app without a user switch runs');
+  t.equal(ready.status[0]!.state, 'running');
+  daemon.child.kill('SIGTERM');
+  await daemon.exited;
+  const log = readFileSync(join(cfg.logDir, 'gracevisor.log'), 'utf8');
+  t.match(log, /app cannot be set up app=asroot code=GV_ERR_USER_SWITCH/);
 });
