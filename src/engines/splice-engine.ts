@@ -14,12 +14,16 @@ export interface SpliceEngineOptions extends EngineOptions {
   splice?: SpliceTuning;
 }
 
-/** Per-target counters; kept while the target is current or still has connections. */
+/**
+ * Per-target counters; kept while the target is current or still has connections. As in the tcp and
+ * http engines, a target's bytesIn is what came from the target and bytesOut what was sent to it
+ * (the engine's own bytesIn/bytesOut are from/to clients).
+ */
 interface TargetState {
   target: Target;
   inFlight: number;
   total: number;
-  /** Bytes of this target's connections that have ended. */
+  /** Bytes of this target's ended connections, from the target's side. */
   bytesIn: number;
   bytesOut: number;
 }
@@ -138,8 +142,8 @@ export class SpliceEngine implements Engine {
       connections: s.inFlight,
       inFlight: s.inFlight,
       total: s.total,
-      bytesIn: s.bytesIn + (live.get(s)?.bytesIn ?? 0),
-      bytesOut: s.bytesOut + (live.get(s)?.bytesOut ?? 0),
+      bytesIn: s.bytesIn + (live.get(s)?.bytesOut ?? 0),
+      bytesOut: s.bytesOut + (live.get(s)?.bytesIn ?? 0),
     }));
     return {
       connections: this.#pending.size + this.#spliced.size,
@@ -208,11 +212,12 @@ export class SpliceEngine implements Engine {
   #accept(client: net.Socket): void {
     // Errors surface only once we touch the socket; a listener keeps them from being uncaught.
     client.on('error', () => {});
+    this.#requests++;
     if (this.#closing) {
-      client.destroy();
+      this.#errors++;
+      client.resetAndDestroy();
       return;
     }
-    this.#requests++;
     const p: Pending = { client };
     this.#pending.add(p);
     if (this.#targets.length > 0) {
@@ -263,7 +268,8 @@ export class SpliceEngine implements Engine {
     if (!this.#pending.delete(p)) return;
     clearTimeout(p.timer);
     this.#errors++;
-    p.client.destroy();
+    // A reset, as the tcp engine does: a half-open client would otherwise wait on a clean end.
+    p.client.resetAndDestroy();
     p.upstream?.destroy();
     if (p.state) p.state.inFlight--;
     this.#opts.log('info', 'splice connection refused', { app: this.#opts.app, why });
@@ -275,8 +281,8 @@ export class SpliceEngine implements Engine {
     if (!state) return;
     this.#spliced.delete(end.id);
     state.inFlight--;
-    state.bytesIn += end.bytesIn;
-    state.bytesOut += end.bytesOut;
+    state.bytesIn += end.bytesOut;
+    state.bytesOut += end.bytesIn;
     this.#bytesIn += end.bytesIn;
     this.#bytesOut += end.bytesOut;
     this.#changed();
