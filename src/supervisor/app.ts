@@ -66,6 +66,8 @@ export class App {
   #stableTimer: NodeJS.Timeout | null = null;
   #restarts = 0;
   #lastError: string | null = null;
+  /** Why the app cannot run at all (unknown user, user switch refused), or null. */
+  #setupError: GvError | null = null;
 
   private constructor(config: AppConfig, ctx: AppContext, engine: Engine, user: ResolvedUser | null, hc: HealthcheckDefinition | null) {
     this.#config = config;
@@ -81,10 +83,21 @@ export class App {
    * Check what the app needs (user, health check type, engine) and build it; binds nothing.
    * Rejects with GV_ERR_CONFIG_USER, GV_ERR_USER_SWITCH or GV_ERR_PLUGIN_NOT_FOUND.
    */
-  static async create(config: AppConfig, ctx: AppContext): Promise<App> {
-    const p = await prepareConfig(config, ctx);
+  static async create(config: AppConfig, ctx: AppContext, opts: { tolerateSetupError?: boolean } = {}): Promise<App> {
+    let p: PreparedConfig;
+    let setupError: GvError | null = null;
+    try {
+      p = await prepareConfig(config, ctx);
+    } catch (err) {
+      if (!opts.tolerateSetupError) throw err;
+      // The daemon starts anyway: the app shows up as fatal with the reason, its listener answers 503.
+      setupError = toGvError(err);
+      p = { config, user: null, hc: null };
+    }
     const engine = ctx.createEngine(config);
-    return new App(config, ctx, engine, p.user, p.hc);
+    const app = new App(config, ctx, engine, p.user, p.hc);
+    app.#setupError = setupError;
+    return app;
   }
 
   /**
@@ -101,6 +114,7 @@ export class App {
    */
   apply(p: PreparedConfig): AppLogs | null {
     const oldLogger = this.#config.logger;
+    this.#setupError = null;
     this.#config = p.config;
     this.#user = p.user;
     this.#hc = p.hc;
@@ -181,6 +195,10 @@ export class App {
   async start(): Promise<void> {
     this.#assertOpen();
     this.#wanted = 'running';
+    if (this.#setupError) {
+      this.#failSetup();
+      return;
+    }
     this.#fatal = false;
     this.#policy.reset();
     await this.#enqueue(() => this.#reconcileTask('start'));
@@ -193,6 +211,11 @@ export class App {
    */
   restart(opts: { reason?: string; coalesce?: boolean; operator?: boolean } = {}): Promise<RestartResult> {
     if (this.#closed) return Promise.resolve(this.#result(Date.now(), false, new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`)));
+    if (this.#setupError) {
+      this.#wanted = 'running';
+      this.#failSetup();
+      return Promise.resolve(this.#result(Date.now(), false, this.#setupError));
+    }
     if ((opts.coalesce ?? true) && this.#pendingRestart) {
       return this.#pendingRestart.then((r) => ({ ...r, coalesced: true }));
     }
@@ -477,6 +500,14 @@ export class App {
       if (kind === 'restart') void this.restart({ reason: 'retry', operator: false });
       else void this.#enqueue(() => this.#reconcileTask('replace'));
     }, verdict.nextAttemptMs);
+  }
+
+  #failSetup(): void {
+    const err = this.#setupError!;
+    this.#fatal = true;
+    this.#lastError = err.message;
+    this.#ctx.log.error('app cannot be set up', { app: this.name, code: err.code, error: err.message });
+    void this.#ctx.hooks.emit('onAppFatal', this.name, { error: { code: err.code, message: err.message }, retries: 0 });
   }
 
   #armStable(inst: Instance): void {

@@ -122,14 +122,8 @@ export class Supervisor implements SupervisorApi {
         this.log.warn('stopped an instance a previous run left', { app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
       }
       const apps: App[] = [];
-      for (const cfg of this.#config.apps) {
-        try {
-          apps.push(await App.create(cfg, this.#context()));
-        } catch (err) {
-          // One app that cannot be built (unknown user, …) does not keep the others down.
-          this.log.error('app cannot be set up', { app: cfg.name, code: (err as GvError).code, error: (err as Error).message });
-        }
-      }
+      // One app that cannot run (unknown user, …) does not keep the others down: it shows as fatal.
+      for (const cfg of this.#config.apps) apps.push(await App.create(cfg, this.#context(), { tolerateSetupError: true }));
       const bound: App[] = [];
       try {
         for (const app of apps) {

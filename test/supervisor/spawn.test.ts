@@ -105,7 +105,11 @@ t.test('an unknown user fails the app with GV_ERR_CONFIG_USER while the others s
   const sup = await startSupervisor(t, cfg.file, { log });
   t.ok(codes.includes('GV_ERR_CONFIG_USER'), 'the daemon log says why');
   t.equal(sup.status('good')[0]!.state, 'running');
-  t.throws(() => sup.status('baduser'), { code: 'GV_ERR_APP_NOT_FOUND' });
+  const broken = sup.status('baduser')[0]!;
+  t.equal(broken.state, 'fatal', 'the app shows as fatal');
+  t.ok(broken.lastError, 'with the reason');
+  const res = await sup.restartApp('baduser');
+  t.equal(res.error?.code, 'GV_ERR_CONFIG_USER');
 });
 
 t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER_SWITCH, the other apps start', { skip: process.getuid?.() !== 0 && 'needs root to start a daemon as nobody' }, async (t) => {
@@ -117,8 +121,7 @@ t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER
   const daemon = startDaemon(t, cfg.file, { uid: 65534 });
   const ready = await daemon.ready;
   if (!ready.ok) throw new Error(ready.error.message);
-  t.same(ready.status.map((a) => a.name), ['plain'], 'only the app without a user switch runs');
-  t.equal(ready.status[0]!.state, 'running');
+  t.same(ready.status.map((a) => [a.name, a.state]), [['asroot', 'fatal'], ['plain', 'running']], 'only the app without a user switch runs');
   daemon.child.kill('SIGTERM');
   await daemon.exited;
   const log = readFileSync(join(cfg.logDir, 'gracevisor.log'), 'utf8');
