@@ -110,3 +110,20 @@ t.test('two registries are independent', async (t) => {
   b.register(enginesPlugin);
   t.ok(a.engine('http') && b.engine('http'));
 });
+
+t.test('an engine created through the registry serves traffic', async (t) => {
+  const { createServer } = await import('node:http');
+  const { once } = await import('node:events');
+  const backend = createServer((_req, res) => res.end('via registry'));
+  backend.listen(0, '127.0.0.1');
+  await once(backend, 'listening');
+  t.teardown(() => backend.close());
+  const r = new Registry();
+  for (const p of builtinPlugins) r.register(p);
+  const engine = r.require('engines', 'http').create({ app: 'demo', host: '127.0.0.1', port: 0, queueTimeoutMs: 1000, log: () => {} });
+  await engine.listen();
+  t.teardown(() => engine.close(1000));
+  engine.setTargets([{ id: 'demo#1', host: '127.0.0.1', port: (backend.address() as { port: number }).port }]);
+  const res = await fetch(`http://127.0.0.1:${engine.address().port}/`);
+  t.equal(await res.text(), 'via registry');
+});
