@@ -49,8 +49,10 @@ function iperf(port, seconds) {
     child.on('exit', () => {
       try {
         const j = JSON.parse(out);
+        if (j.error) process.stderr.write(`  iperf3: ${j.error}\n`);
         resolve(j.error ? NaN : j.end.sum_received.bits_per_second / 1e9);
       } catch {
+        process.stderr.write(`  iperf3 printed no JSON: ${out.slice(0, 200)}\n`);
         resolve(NaN);
       }
     });

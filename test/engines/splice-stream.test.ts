@@ -1,5 +1,6 @@
 import t from 'tap';
 import { once } from 'node:events';
+import { spliceEngine, type SpliceEngineOptions } from '../../src/engines/splice.js';
 import { client, closeOf, digest, send, engine, pattern, skipReason, until, upstream } from './splice-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -123,4 +124,27 @@ t.test('bytes the upstream sends before the client speaks are delivered (no read
   });
   await once(c, 'end');
   t.equal(got, '220 banner\r\necho:hi');
+});
+
+t.test('bytes arrive intact with level-triggered epoll, small pipes and small splices', { skip: skipReason, timeout: 60000 }, async (t) => {
+  const size = 20 * MiB;
+  const expectedUp = digest(pattern('lt-up', size));
+  const expectedDown = digest(pattern('lt-down', size));
+  let upstreamGot: Promise<{ sha256: string; bytes: number }> | undefined;
+  const up = await upstream(t, 'lt', (s) => {
+    upstreamGot = digest(s);
+    void send(pattern('lt-down', size), s).catch(() => {});
+  });
+  const e = spliceEngine.create({
+    app: 'splice-lt', host: '127.0.0.1', port: 0, queueTimeoutMs: 1000, log: () => {},
+    splice: { edgeTriggered: false, pipeSize: 4096, chunkSize: 1000, spliceMore: false },
+  } as SpliceEngineOptions);
+  await e.listen();
+  t.teardown(() => e.close(0));
+  e.setTargets([up.target]);
+  const c = await client(t, e.address().port);
+  const [clientGot] = await Promise.all([digest(c), send(pattern('lt-up', size), c)]);
+  await until(() => upstreamGot !== undefined);
+  t.same(await upstreamGot, await expectedUp, 'client -> upstream intact');
+  t.same(clientGot, await expectedDown, 'upstream -> client intact');
 });
