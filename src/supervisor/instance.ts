@@ -82,6 +82,8 @@ export class Instance {
   #stopRequested = false;
   #killTimer: NodeJS.Timeout | null = null;
   #liveTimer: NodeJS.Timeout | null = null;
+  /** Ends the readiness loop's current sleep (the process exited). */
+  #wake: (() => void) | null = null;
   readonly #abort = new AbortController();
   readonly #opts: InstanceOptions;
   readonly #exited: Promise<ExitInfo>;
@@ -272,11 +274,13 @@ export class Instance {
       const done = (): void => {
         clearTimeout(t);
         this.#abort.signal.removeEventListener('abort', done);
+        if (this.#wake === done) this.#wake = null;
         resolve();
       };
       const t = setTimeout(done, ms);
       this.#abort.signal.addEventListener('abort', done, { once: true });
-      void this.#exited.then(done);
+      // One waker, not a callback per sleep on `exited`: a start that never ends must not pile them up.
+      this.#wake = done;
     });
   }
 
@@ -355,6 +359,7 @@ export class Instance {
     if (this.#pid !== null) killGroup(this.#pid, 'SIGKILL');
     void this.#opts.hooks.emit('onInstanceExit', this.app, { instance: this.info(), exit, expected });
     this.#resolveExited(exit);
+    this.#wake?.();
     this.#opts.events.gone(this, exit, expected);
   }
 
