@@ -87,7 +87,7 @@ class Splicer : public Napi::ObjectWrap<Splicer> {
                            InstanceMethod<&Splicer::Counters>("counters"),
                            InstanceMethod<&Splicer::Close>("close"),
                            InstanceAccessor<&Splicer::Open>("open"),
-                           InstanceAccessor<&Splicer::PipeSize>("options"),
+                           InstanceAccessor<&Splicer::Options>("options"),
                        });
   }
 
@@ -103,6 +103,7 @@ class Splicer : public Napi::ObjectWrap<Splicer> {
       opts_.chunkSize = OptSize(o, "chunkSize", opts_.chunkSize);
       opts_.edgeTriggered = OptBool(o, "edgeTriggered", opts_.edgeTriggered);
       opts_.spliceMore = OptBool(o, "spliceMore", opts_.spliceMore);
+      opts_.growPipes = OptBool(o, "growPipes", opts_.growPipes);
     }
     state_ = new State();
     state_->tsfn = Tsfn::New(env, info[0].As<Napi::Function>(), "gracevisor-splice", 0, 1, state_,
@@ -200,13 +201,14 @@ class Splicer : public Napi::ObjectWrap<Splicer> {
     return Napi::Number::New(info.Env(), state_ != nullptr ? state_->open : 0);
   }
 
-  Napi::Value PipeSize(const Napi::CallbackInfo& info) {
+  Napi::Value Options(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("pipeSize", Napi::Number::New(env, static_cast<double>(opts_.pipeSize)));
     o.Set("chunkSize", Napi::Number::New(env, static_cast<double>(opts_.chunkSize)));
     o.Set("edgeTriggered", Napi::Boolean::New(env, opts_.edgeTriggered));
     o.Set("spliceMore", Napi::Boolean::New(env, opts_.spliceMore));
+    o.Set("growPipes", Napi::Boolean::New(env, opts_.growPipes));
     return o;
   }
 

@@ -46,6 +46,7 @@ struct Loop::Conn {
   int fd[2] = {-1, -1};
   int pipe[2][2] = {{-1, -1}, {-1, -1}};
   size_t pipeCap[2] = {0, 0};
+  bool grown[2] = {false, false};  // pipe[d] was resized to opts.pipeSize (or that was refused)
   size_t inPipe[2] = {0, 0};
   bool eof[2] = {false, false};    // EOF read from fd[d]
   bool shut[2] = {false, false};   // we did shutdown(SHUT_WR) on fd[side]
@@ -106,12 +107,17 @@ int64_t Loop::Add(int clientFd, int upstreamFd) {
       err = errno;
       break;
     }
-    if (opts_.pipeSize > 0) {
-      // Refused above /proc/sys/fs/pipe-max-size or past the per-user pipe budget: keep the default.
-      fcntl(c->pipe[d][1], F_SETPIPE_SZ, static_cast<int>(opts_.pipeSize));
-    }
+    // Pipes start at the kernel's default (64 KiB) and grow to opts.pipeSize only when a direction
+    // fills one (Grow): pipe capacity counts against the per-user budget
+    // (/proc/sys/fs/pipe-user-pages-soft) even when empty, and most connections never need more.
     int cap = fcntl(c->pipe[d][1], F_GETPIPE_SZ);
+    if (cap > 0 && opts_.pipeSize > 0 && (opts_.pipeSize < static_cast<size_t>(cap) || !opts_.growPipes)) {
+      // A smaller pipe than the default, or no growing: set the size now.
+      fcntl(c->pipe[d][1], F_SETPIPE_SZ, static_cast<int>(opts_.pipeSize));
+      cap = fcntl(c->pipe[d][1], F_GETPIPE_SZ);
+    }
     c->pipeCap[d] = cap > 0 ? static_cast<size_t>(cap) : 65536;
+    c->grown[d] = !opts_.growPipes || opts_.pipeSize <= c->pipeCap[d];
   }
   if (err) {
     FreeConn(c);
@@ -210,6 +216,15 @@ void Loop::Rearm(Conn* c) {
   }
 }
 
+// A bulk direction: give its pipe the configured capacity, once. Refused above pipe-max-size or past
+// the per-user pipe budget, in which case the pipe keeps what it has.
+void Loop::Grow(Conn* c, int dir) {
+  c->grown[dir] = true;
+  if (fcntl(c->pipe[dir][1], F_SETPIPE_SZ, static_cast<int>(opts_.pipeSize)) < 0) return;
+  int cap = fcntl(c->pipe[dir][1], F_GETPIPE_SZ);
+  if (cap > 0) c->pipeCap[dir] = static_cast<size_t>(cap);
+}
+
 // Moves what can be moved in direction dir without blocking. Returns false when the connection was
 // finished (and freed) on the way.
 bool Loop::Pump(Conn* c, int dir) {
@@ -243,6 +258,7 @@ bool Loop::Pump(Conn* c, int dir) {
       if (n > 0) {
         c->inPipe[dir] += static_cast<size_t>(n);
         c->moreIn[dir] = static_cast<size_t>(n) == want;
+        if (!c->grown[dir] && c->inPipe[dir] >= c->pipeCap[dir]) Grow(c, dir);
         progress = true;
       } else if (n == 0) {
         c->eof[dir] = true;
@@ -253,6 +269,7 @@ bool Loop::Pump(Conn* c, int dir) {
       } else if (errno == EAGAIN) {
         // The socket is empty, or the pipe has no free slot: either way a later edge brings us back.
         c->moreIn[dir] = false;
+        if (!c->grown[dir] && c->inPipe[dir] > 0 && c->outBlocked[dir]) Grow(c, dir);
       } else {
         Finish(c, "error", errno, dir);
         return false;

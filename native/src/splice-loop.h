@@ -15,8 +15,11 @@ namespace gvsplice {
 
 // Tunables, chosen per engine (the bench tries several).
 struct Options {
-  // Requested pipe capacity per direction (F_SETPIPE_SZ); the kernel may round it or refuse it.
+  // Pipe capacity a direction grows to once it fills its default-sized pipe (F_SETPIPE_SZ); the
+  // kernel may round it up or refuse it.
   size_t pipeSize = 1 << 20;
+  // Start every pipe at the kernel default and grow on demand (true), or set pipeSize up front.
+  bool growPipes = true;
   // Most bytes asked of one splice(2) call from a socket into a pipe.
   size_t chunkSize = 1 << 20;
   // EPOLLET with work-until-EAGAIN, or level-triggered with interest re-armed after each pump.
@@ -80,6 +83,7 @@ class Loop {
   void Rearm(Conn* c);
   void Handle(Conn* c, int side, uint32_t events);
   bool Pump(Conn* c, int dir);
+  void Grow(Conn* c, int dir);
   void Finish(Conn* c, const char* reason, int err, int side);
   static void FreeConn(Conn* c);
 

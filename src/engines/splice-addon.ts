@@ -10,8 +10,13 @@ import { fileURLToPath } from 'node:url';
 
 /** Tunables of one splice loop; every field has a default chosen by bench/splice.mjs. */
 export interface SpliceTuning {
-  /** Requested pipe capacity per direction, bytes (F_SETPIPE_SZ). Default 1 MiB. */
+  /**
+   * Pipe capacity per direction, bytes (F_SETPIPE_SZ). Default 1 MiB. Pipes start at the kernel's
+   * 64 KiB and grow to this once a direction fills one, unless growPipes is false.
+   */
   pipeSize?: number;
+  /** Grow pipes on demand (default) or give every pipe pipeSize up front. */
+  growPipes?: boolean;
   /** Most bytes asked of one splice(2) call from a socket, bytes. Default 1 MiB. */
   chunkSize?: number;
   /** epoll edge-triggered (default) or level-triggered. */
