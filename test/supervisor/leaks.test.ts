@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { NO_TAP_HOOKS, REPO, writeConfig } from '../helpers/config.js';
+import { NODE_BARE, REPO, writeConfig } from '../helpers/config.js';
 import { freePort, portFree } from '../helpers/ports.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -27,11 +27,10 @@ t.test('300 restarts in a row release every port and keep the daemon’s fds and
   const dir = tempDir(t);
   const app = {
     name: 'tiny',
-    command: `${process.execPath} ${join(REPO, 'test/fixtures/apps/tiny.mjs')} --port={port}`,
+    command: `${NODE_BARE} ${join(REPO, 'test/fixtures/apps/tiny.mjs')} --port={port}`,
     internal_host: '127.0.0.1',
     external_host: '127.0.0.1',
     external_port: await freePort(),
-    environment: [NO_TAP_HOOKS],
     proxy: 'tcp',
     drain_timeout: '2s',
     stop_timeout: '2s',

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonLog } from '../../src/supervisor/daemon-log.js';
 import { buildEnv, splitCommand } from '../../src/supervisor/spawn-spec.js';
-import { BEHAVE_APP, behaveApp, writeConfig } from '../helpers/config.js';
+import { BEHAVE_APP, behaveApp, NODE_BARE, writeConfig } from '../helpers/config.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/load.js';
 import { recorder, startSupervisor } from '../helpers/supervisor.js';
@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/tmp.js';
 t.test('a command with quoted words reaches the app as the same words, with {port} filled in', async (t) => {
   const dir = tempDir(t);
   const app = await behaveApp('quotes', join(dir, 'mode'), {
-    command: `${process.execPath} ${BEHAVE_APP} --port={port} "two words" 'single {port}' plain\\ escaped ""`,
+    command: `${NODE_BARE} ${BEHAVE_APP} --port={port} "two words" 'single {port}' plain\\ escaped ""`,
   });
   const cfg = await writeConfig(dir, [app]);
   const sup = await startSupervisor(t, cfg.file);
@@ -26,7 +26,7 @@ t.test('environment adds to the daemon’s environment with {port} filled in, in
   const work = join(dir, 'work');
   mkdirSync(work);
   const app = await behaveApp('envy', join(dir, 'mode'), {
-    command: `${process.execPath} ${BEHAVE_APP}`,
+    command: `${NODE_BARE} ${BEHAVE_APP}`,
     environment: ['GV_PORT={port}', 'GV_LABEL=at-{port}', `GV_MODE_FILE=${join(dir, 'mode')}`],
     directory: work,
   });
@@ -61,7 +61,7 @@ t.test('shell operators in command are refused with GV_ERR_SPAWN and the old ins
   t.throws(() => buildEnv(['NOEQUALS'], 1), { code: 'GV_ERR_SPAWN' });
 
   const dir = tempDir(t);
-  const app = await behaveApp('ops', join(dir, 'mode'), { command: `${process.execPath} ${BEHAVE_APP} --port={port} && echo hi` });
+  const app = await behaveApp('ops', join(dir, 'mode'), { command: `${NODE_BARE} ${BEHAVE_APP} --port={port} && echo hi` });
   const cfg = await writeConfig(dir, [app]);
   const rec = recorder();
   const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
