@@ -127,7 +127,9 @@ export interface TestApp {
 function appLines(app: TestApp): string[] {
   return [
     `name: ${app.name}`,
-    `command: ${app.command ?? `${process.execPath} ${DEMOAPP} --port={port}`}`,
+    // Without tap's NODE_OPTIONS (its process-info hook) the app starts several times faster; the
+    // daemon keeps them, so its coverage is still measured.
+    `command: ${app.command ?? `/usr/bin/env -u NODE_OPTIONS ${process.execPath} ${DEMOAPP} --port={port}`}`,
     `healthcheck: /health`,
     `external_host: 127.0.0.1`,
     `external_port: ${app.port}`,
