@@ -78,8 +78,8 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Poll `cond` every 50 ms until true or `ms` passes; resolves with the last answer. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
+/** Poll `cond` every 50 ms until true or `ms` passes (generous: other suites may load the machine); resolves with the last answer. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     if (await cond()) return true;
