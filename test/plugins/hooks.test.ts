@@ -13,7 +13,7 @@ function collecting(timeoutMs = 5_000): { hooks: Hooks; errors: GvError[]; logs:
 }
 
 t.test('an on* handler that throws, rejects or hangs is reported with its plugin, and the others still run', async (t) => {
-  const { hooks, errors } = collecting(100);
+  const { hooks, errors } = collecting(1_000);
   const ran: string[] = [];
   hooks.add('thrower', 'onAppAdded', () => { throw new Error('boom'); });
   hooks.add('rejecter', 'onAppAdded', async () => { throw new Error('later boom'); });
