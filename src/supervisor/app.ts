@@ -257,19 +257,25 @@ export class App {
     await Promise.all([...this.#instances].map((i) => i.kill()));
   }
 
-  /** Stop everything, close the listener (in-flight work finishes up to `timeoutMs`) and the log files. */
+  /**
+   * Remove the app: close the listener (no new connections; in-flight work finishes on the instances,
+   * up to `timeoutMs`, default drain_timeout), then drain and stop every instance, then the log files.
+   */
   async close(timeoutMs?: number): Promise<void> {
     if (this.#closed) return;
-    await this.stop();
-    this.#closed = true;
+    this.#wanted = 'stopped';
     this.#clearRetry();
-    if (this.#stableTimer) clearTimeout(this.#stableTimer);
+    // Stop accepting first, while the instances still serve what is in flight; then stop them.
     try {
       // Bounded: a client holding a connection open (a WebSocket) must not hold up a shutdown forever.
       await this.#engine.close(timeoutMs ?? this.#config.drain_timeout);
     } catch (err) {
       this.#ctx.log.warn('engine close failed', { app: this.name, error: (err as Error).message });
     }
+    await this.stop();
+    this.#closed = true;
+    this.#clearRetry();
+    if (this.#stableTimer) clearTimeout(this.#stableTimer);
     await this.#logs.close();
   }
 
