@@ -190,9 +190,15 @@ t.test('gracevisorctl drives a real gracevisord through every command', async (t
   t.test('SIGTERM stops every app, exits 0 and removes the socket; then the daemon is unreachable', async (t) => {
     await d.recordPids();
     const pids = [...d.seenPids];
+    // A `logs -f` left running ends with the daemon instead of hanging.
+    const follower = spawn(process.execPath, [GRACEVISORCTL, '--socket', d.socket, 'logs', 'web', '-f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.teardown(() => { if (follower.exitCode === null) follower.kill('SIGKILL'); });
+    const followerExit = new Promise((r) => follower.on('exit', (c) => r(c)));
+    await new Promise((r) => follower.stdout.once('data', r));
     d.child!.kill('SIGTERM');
     const exit = await d.exit!;
     t.same(exit, { code: 0, signal: null }, 'clean exit 0');
+    t.equal(await followerExit, 0, 'logs -f ended with the daemon');
     t.ok(await waitFor(() => pids.every((p) => !alive(p))), 'no app instance left running');
     await t.rejects(stat(d.socket), { code: 'ENOENT' });
     const r = await d.ctl('status');
