@@ -225,13 +225,8 @@ export class HttpEngine implements Engine {
         this.#closedBytesOut += socket.bytesWritten;
       });
     });
-    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-      // A malformed request or a client that vanished: answer if still possible, never throw.
-      if (err.code !== 'ECONNRESET' && socket.writable && !(socket as net.Socket).writableEnded) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      }
-      socket.destroy();
-    });
+    // No 'clientError' listener on purpose: node's default answers malformed requests with 400, 431 or
+    // 408 as fits, and destroys the socket without throwing.
   }
 
   listen(): Promise<void> {

@@ -323,3 +323,20 @@ t.test('a chunked request body is forwarded', async (t) => {
   t.equal(body, 'first,second');
   t.equal(a.seen[0]!.headers['transfer-encoding'], 'chunked');
 });
+
+t.test('a malformed request gets a 400 and the engine keeps serving', async (t) => {
+  const a = await httpBackend(t, 'A');
+  const engine = await started(t, new HttpEngine(engineOptions()));
+  engine.setTargets([a.target]);
+  const net = await import('node:net');
+  const raw = await new Promise<string>((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: engine.address().port });
+    let got = '';
+    s.on('data', (d: Buffer) => { got += d.toString(); });
+    s.on('close', () => resolve(got));
+    s.on('error', () => {});
+    s.write('GET / HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n');
+  });
+  t.match(raw, /^HTTP\/1\.1 400/);
+  t.equal((await get(engine.address().port, '/')).body, 'A');
+});
