@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -53,6 +55,9 @@ struct Loop::Conn {
   bool moreIn[2] = {false, false}; // the last read from fd[d] filled what was asked
   bool outBlocked[2] = {false, false};  // writing pipe[d] to fd[1-d] hit EAGAIN (level mode)
   uint32_t armed[2] = {0, 0};      // current epoll interest per side (level mode)
+  // The side that reset or failed, once one has: the other side still gets what was read from it.
+  int failed = -1;
+  int failErr = 0;
   std::atomic<uint64_t> bytes[2];
   Conn() {
     bytes[0] = 0;
@@ -204,8 +209,10 @@ void Loop::Register(Conn* c) {
 // always reported by epoll.
 void Loop::Rearm(Conn* c) {
   for (int s = 0; s < 2; s++) {
+    if (s == c->failed) continue;  // removed from the epoll set
     uint32_t want = 0;
-    if (!c->eof[s] && c->inPipe[s] < c->pipeCap[s]) want |= EPOLLIN;
+    // Reading from s is pointless once the side it feeds has failed.
+    if (!c->eof[s] && c->inPipe[s] < c->pipeCap[s] && c->failed != 1 - s) want |= EPOLLIN;
     if (c->inPipe[1 - s] > 0 && c->outBlocked[1 - s]) want |= EPOLLOUT;
     if (want == c->armed[s]) continue;
     struct epoll_event ev = {};
@@ -228,6 +235,8 @@ void Loop::Grow(Conn* c, int dir) {
 // Moves what can be moved in direction dir without blocking. Returns false when the connection was
 // finished (and freed) on the way.
 bool Loop::Pump(Conn* c, int dir) {
+  // Nothing more can be delivered to a failed side.
+  if (c->failed == 1 - dir) return true;
   const int src = c->fd[dir];
   const int dst = c->fd[1 - dir];
   const int pr = c->pipe[dir][0];
@@ -248,8 +257,9 @@ bool Loop::Pump(Conn* c, int dir) {
       } else if (n < 0 && errno == EAGAIN) {
         c->outBlocked[dir] = true;
       } else {
-        Finish(c, "error", n < 0 ? errno : EPIPE, 1 - dir);
-        return false;
+        // The destination is gone: this direction is over, the other may still deliver.
+        if (!Fail(c, 1 - dir, n < 0 ? errno : EPIPE)) return false;
+        return Pump(c, 1 - dir);
       }
     }
     if (!c->eof[dir] && c->inPipe[dir] < c->pipeCap[dir]) {
@@ -261,6 +271,14 @@ bool Loop::Pump(Conn* c, int dir) {
         if (!c->grown[dir] && c->inPipe[dir] >= c->pipeCap[dir]) Grow(c, dir);
         progress = true;
       } else if (n == 0) {
+        // splice(2) reports a socket closed by a reset as EOF; the pending error tells them apart.
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        getsockopt(src, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        if (soerr != 0) {
+          if (!Fail(c, dir, soerr)) return false;
+          continue;
+        }
         c->eof[dir] = true;
         c->moreIn[dir] = false;
         progress = true;
@@ -271,9 +289,15 @@ bool Loop::Pump(Conn* c, int dir) {
         c->moreIn[dir] = false;
         if (!c->grown[dir] && c->inPipe[dir] > 0 && c->outBlocked[dir]) Grow(c, dir);
       } else {
-        Finish(c, "error", errno, dir);
-        return false;
+        // Linux returns bytes queued before a reset first, so everything the source sent is in the
+        // pipe by now; Fail lets it drain to the other side.
+        if (!Fail(c, dir, errno)) return false;
+        continue;
       }
+    }
+    if (c->failed == dir && c->inPipe[dir] == 0) {
+      Finish(c, "error", c->failErr, dir);
+      return false;
     }
     if (c->eof[dir] && c->inPipe[dir] == 0 && !c->shut[1 - dir]) {
       // Half-close: pass the EOF on only once everything read before it has been delivered.
@@ -305,12 +329,33 @@ void Loop::Handle(Conn* c, int side, uint32_t events) {
     int soerr = 0;
     socklen_t len = sizeof soerr;
     getsockopt(c->fd[side], SOL_SOCKET, SO_ERROR, &soerr, &len);
-    if (soerr != 0 || ((events & EPOLLHUP) && !c->shut[side])) {
-      Finish(c, "error", soerr != 0 ? soerr : ECONNRESET, side);
-      return;
+    if (c->failed != side && (soerr != 0 || ((events & EPOLLHUP) && !c->shut[side]))) {
+      if (!Fail(c, side, soerr != 0 ? soerr : ECONNRESET)) return;
+      if (!Pump(c, side)) return;
     }
   }
   if (!opts_.edgeTriggered) Rearm(c);
+}
+
+// Side `bad` reset or failed. Bytes already read from it still go to the other side (a server's last
+// words before its RST); the connection ends once they are out. Returns false when it ended here.
+bool Loop::Fail(Conn* c, int bad, int err) {
+  if (c->failed >= 0 && c->failed != bad) {
+    // Both sides failed: nothing can be delivered anywhere.
+    Finish(c, "error", c->failErr, c->failed);
+    return false;
+  }
+  if (c->failed == bad) return true;
+  c->failed = bad;
+  c->failErr = err;
+  c->eof[bad] = true;
+  // Its events are of no further use, and a dead socket may report EPOLLHUP in a loop (level mode).
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd[bad], nullptr);
+  if (c->inPipe[bad] == 0) {
+    Finish(c, "error", err, bad);
+    return false;
+  }
+  return true;
 }
 
 void Loop::Finish(Conn* c, const char* reason, int err, int side) {
@@ -318,10 +363,16 @@ void Loop::Finish(Conn* c, const char* reason, int err, int side) {
     std::lock_guard<std::mutex> lk(connsMu_);
     conns_.erase(c->id);
   }
-  if (std::strcmp(reason, "end") != 0) {
-    // "error" and "aborted": reset both peers rather than let either believe the stream ended well.
+  if (std::strcmp(reason, "aborted") == 0) {
+    // Reset both peers rather than let either believe the stream ended well.
     SetResetOnClose(c->fd[0]);
     SetResetOnClose(c->fd[1]);
+  } else if (std::strcmp(reason, "error") == 0 && side >= 0) {
+    // Pass the reset on, unless that would throw away bytes still queued unsent towards the live
+    // side (a RST discards the send queue): then those go out first, followed by a FIN.
+    SetResetOnClose(c->fd[side]);
+    int unsent = 0;
+    if (ioctl(c->fd[1 - side], SIOCOUTQNSD, &unsent) == 0 && unsent == 0) SetResetOnClose(c->fd[1 - side]);
   }
   EndReport* r = new EndReport();
   r->id = c->id;

@@ -84,6 +84,7 @@ class Loop {
   void Handle(Conn* c, int side, uint32_t events);
   bool Pump(Conn* c, int dir);
   void Grow(Conn* c, int dir);
+  bool Fail(Conn* c, int bad, int err);
   void Finish(Conn* c, const char* reason, int err, int side);
   static void FreeConn(Conn* c);
 
