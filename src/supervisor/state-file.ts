@@ -119,7 +119,7 @@ export class StateFile {
   /**
    * Stop every instance a previous run left: stop_signal-like SIGTERM to its group, up to
    * `graceMs`, then SIGKILL. A pid that now belongs to another process (start time differs) is left
-   * alone. Then the state file is rewritten empty.
+   * alone. Then the state file is rewritten empty (when this process holds the lock).
    */
   async recover(graceMs = 2000): Promise<RecoveredInstance[]> {
     const leftovers = await this.readLeftovers();
@@ -160,7 +160,7 @@ export class StateFile {
     return [...this.#records.values()];
   }
 
-  /** Resolves once everything recorded so far is on disk. */
+  /** Resolves once everything recorded so far is on disk (a no-op without the lock). */
   async flush(): Promise<void> {
     this.#dirty = true;
     this.#schedule();
@@ -168,6 +168,9 @@ export class StateFile {
   }
 
   #schedule(): void {
+    // Only the holder of the lock writes: a daemon that failed to take the run_dir must never
+    // overwrite the state of the one that has it.
+    if (!this.#locked) return;
     this.#dirty = true;
     if (this.#writing) return;
     this.#writing = (async () => {

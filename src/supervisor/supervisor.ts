@@ -295,6 +295,7 @@ export class Supervisor implements SupervisorApi {
       await this.hooks.emit('onDaemonStop', null, { signal });
       await Promise.all([...this.#apps.values()].map((a) => a.close()));
       this.#apps.clear();
+      // flush and unlock only touch the run_dir when start() took it.
       await this.stateFile.flush();
       await this.stateFile.unlock();
       this.log.info('stopped');

@@ -56,6 +56,23 @@ t.test('a second lock on a run_dir fails with GV_ERR_DAEMON_RUNNING while the ho
   await b.unlock();
 });
 
+t.test('a state file without the lock is never written, so a daemon refused the run_dir cannot wipe the holder’s records', async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, ['-e', 'setInterval(()=>{}, 1e6)'], { stdio: 'ignore' });
+  killOnTeardown(t, child.pid!);
+  // Another live daemon holds the run_dir and has recorded an instance.
+  writeFileSync(join(dir, 'gracevisord.lock'), JSON.stringify({ pid: child.pid, proc_start: procStartTime(child.pid!) }));
+  const record = { app: 'x', id: 'x#1', pid: child.pid, pgid: child.pid, port: 1, started_at: '', proc_start: null };
+  writeFileSync(join(dir, 'state.json'), JSON.stringify({ daemon: { pid: child.pid, proc_start: null }, instances: [record] }));
+  const intruder = new StateFile(dir);
+  await t.rejects(intruder.lock(), { code: 'GV_ERR_DAEMON_RUNNING' });
+  intruder.add({ ...record, id: 'y#1', pid: process.pid });
+  await intruder.flush();
+  await intruder.unlock();
+  t.same(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')).instances, [record], 'the holder’s records are untouched');
+  t.equal(JSON.parse(readFileSync(join(dir, 'gracevisord.lock'), 'utf8')).pid, child.pid, 'and so is its lock');
+});
+
 t.test('recovery leaves a recorded pid alone when it now belongs to another process', async (t) => {
   const dir = tempDir(t);
   const child = spawn(process.execPath, ['-e', 'setInterval(()=>{}, 1e6)'], { stdio: 'ignore', detached: true });
@@ -65,6 +82,7 @@ t.test('recovery leaves a recorded pid alone when it now belongs to another proc
     instances: [{ app: 'x', id: 'x#1', pid: child.pid, pgid: child.pid, port: 1, started_at: '', proc_start: '12345' }],
   }));
   const sf = new StateFile(dir);
+  await sf.lock();
   const out = await sf.recover(200);
   t.equal(out[0]!.outcome, 'gone');
   t.ok(alive(child.pid!), 'not signalled');
@@ -72,7 +90,11 @@ t.test('recovery leaves a recorded pid alone when it now belongs to another proc
   const rec = { app: 'x', id: 'x#2', pid: child.pid!, pgid: child.pid!, port: 1, started_at: '', proc_start: procStartTime(child.pid!) };
   sf.add(rec);
   await sf.flush();
-  const out2 = await new StateFile(dir).recover(200);
+  await sf.unlock();
+  const next = new StateFile(dir);
+  await next.lock();
+  const out2 = await next.recover(200);
+  await next.unlock();
   t.equal(out2[0]!.outcome, 'stopped', 'the same process is stopped');
   await waitFor(() => !alive(child.pid!), 'child gone');
 });
