@@ -79,6 +79,9 @@ export class SpliceEngine implements Engine {
     }
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
+        // Nothing was accepted: let the loop thread go now rather than at close().
+        this.#splicer?.close();
+        this.#splicer = null;
         reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app} cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err, details: { host, port } }));
       };
       this.#server.once('error', onError);

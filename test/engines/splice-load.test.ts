@@ -1,6 +1,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
+import { spliceEngine } from '../../src/engines/splice.js';
 import { client, closeOf, echo, upstream, engine, fdCount, roundTrip, skipReason, until } from './splice-helpers.js';
 
 const opts = { skip: skipReason, timeout: 120000 };
@@ -237,4 +238,11 @@ t.test('an upstream that refuses the connection closes the client and counts an 
   await until(() => e.stats().errors === 1);
   t.equal(e.stats().targets[0]!.inFlight, 0);
   t.equal(e.stats().connections, 0);
+});
+
+t.test('listen() on a taken port rejects with GV_ERR_ENGINE_LISTEN', opts, async (t) => {
+  const first = await engine(t, []);
+  const second = spliceEngine.create({ app: 'second', host: '127.0.0.1', port: first.port, queueTimeoutMs: 100, log: () => {} });
+  await t.rejects(second.listen(), { code: 'GV_ERR_ENGINE_LISTEN' });
+  await second.close();
 });
