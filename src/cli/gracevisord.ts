@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 import { runDaemon } from './daemon.js';
 
 /** Where gracevisord looks for its config when --conf is not given. */
-export const DEFAULT_CONF = '/etc/gracevisor';
+const DEFAULT_CONF = '/etc/gracevisor';
 
 class DaemonCommand extends Command {
   static override paths = [Command.Default];
