@@ -134,3 +134,22 @@ t.test('reload gives the address of a removed app to a new app, and keeps an ope
   await sup.startApp('idle');
   t.equal(JSON.parse((await get(idle.external_port as number, '/argv')).body).env.GV_LABEL, 'v2', 'started with the new config');
 });
+
+t.test('reload that changes instances from 1 to 2 and back scales the app without dropping requests', async (t) => {
+  const dir = tempDir(t);
+  const a = await behaveApp('scale', join(dir, 'mode'));
+  const cfg = await writeConfig(dir, [a]);
+  const sup = await startSupervisor(t, cfg.file);
+  const load = new KeepAliveLoad({ port: a.external_port as number, clients: 6, maxMs: 60_000 });
+  t.teardown(() => load.stop());
+  load.start();
+  await waitFor(() => load.count > 20, 'requests');
+  cfg.rewrite([{ ...a, instances: 2 }]);
+  t.same((await sup.reload()).changed, ['scale']);
+  t.equal(sup.status('scale')[0]!.instances.filter((i) => i.active).length, 2, 'two serve');
+  cfg.rewrite([a]);
+  t.same((await sup.reload()).changed, ['scale']);
+  await waitFor(() => sup.status('scale')[0]!.instances.length === 1, 'back to one');
+  await load.stop();
+  t.same(load.failures().slice(0, 3), [], 'no request failed');
+});
