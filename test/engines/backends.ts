@@ -32,7 +32,7 @@ export async function httpBackend(t: Test, name: string): Promise<HttpBackend> {
     const url = new URL(req.url!, 'http://x');
     if (url.pathname === '/echo') {
       const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('data', (c: Buffer) => { chunks.push(c); b.events.push('echo-data'); });
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-backend': name, 'content-length': body.length });
