@@ -9,7 +9,7 @@
 // to direct and to engines.tcp from the same run. `npm run bench` includes the default-tuned
 // engines.splice and haproxy tcp splice through bench/splice-subjects.mjs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,17 @@ function iperfOnce(port, seconds) {
   });
 }
 
+/** CPU time (user + system, clock ticks of 10 ms) a process has used so far, or NaN. */
+function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return NaN;
+  }
+}
+
 const median = (xs) => {
   const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
@@ -112,7 +123,7 @@ async function main() {
       try {
         const h = await s.start();
         started.push(h);
-        live.push({ ...s, port: h.port, samples: [] });
+        live.push({ ...s, port: h.port, pid: h.child?.pid, samples: [], ticksPerGB: [] });
       } catch (err) {
         skipped.push(`${s.name}: failed to start: ${err.message.split('\n')[0]}`);
       }
@@ -120,19 +131,24 @@ async function main() {
     for (const l of live) await iperf(l.port, 1);
     for (let r = 0; r < runs; r++) {
       for (const l of live) {
+        const before = l.pid ? cpuTicks(l.pid) : NaN;
         const g = await iperf(l.port, duration);
+        // The proxy's own CPU per GB moved: less sensitive to a busy machine than the throughput.
+        const perGB = (cpuTicks(l.pid) - before) / ((g * duration) / 8);
         l.samples.push(g);
-        process.stderr.write(`  run ${r + 1}/${runs} ${l.name.padEnd(46)} ${g.toFixed(2)} Gbit/s\n`);
+        l.ticksPerGB.push(perGB);
+        process.stderr.write(`  run ${r + 1}/${runs} ${l.name.padEnd(50)} ${g.toFixed(2)} Gbit/s${Number.isFinite(perGB) ? `, ${perGB.toFixed(1)} CPU ticks/GB` : ''}\n`);
       }
     }
     const value = (name) => median(live.find((l) => l.name === name)?.samples ?? []);
     const direct = value('direct');
     const tcp = value('engines.tcp');
-    const rows = live.map((l) => ({ subject: l.name, gbps: median(l.samples), vsDirect: median(l.samples) / direct, vsTcp: median(l.samples) / tcp, samples: l.samples, tuning: l.tuning }));
+    const rows = live.map((l) => ({ subject: l.name, gbps: median(l.samples), vsDirect: median(l.samples) / direct, vsTcp: median(l.samples) / tcp, ticksPerGB: median(l.ticksPerGB), samples: l.samples, tuning: l.tuning }));
     const w = Math.max(...rows.map((r) => r.subject.length));
-    console.log(`\n${'subject'.padEnd(w)}  Gbit/s  x direct  x engines.tcp  samples`);
+    const num = (x, d, width) => (Number.isFinite(x) ? x.toFixed(d) : '-').padStart(width);
+    console.log(`\n${'subject'.padEnd(w)}  Gbit/s  x direct  x engines.tcp  ticks/GB  samples (Gbit/s)`);
     for (const r of rows) {
-      console.log(`${r.subject.padEnd(w)}  ${r.gbps.toFixed(2).padStart(6)}  ${r.vsDirect.toFixed(2).padStart(8)}  ${r.vsTcp.toFixed(2).padStart(13)}  ${r.samples.map((x) => x.toFixed(2)).join(' ')}`);
+      console.log(`${r.subject.padEnd(w)}  ${num(r.gbps, 2, 6)}  ${num(r.vsDirect, 2, 8)}  ${num(r.vsTcp, 2, 13)}  ${num(r.ticksPerGB, 1, 8)}  ${r.samples.map((x) => x.toFixed(2)).join(' ')}`);
     }
     for (const s of skipped) console.log(`skipped: ${s}`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
