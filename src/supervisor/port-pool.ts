@@ -41,7 +41,7 @@ export class PortPool {
       if (this.#used.has(port)) continue;
       // Reserve before the async bind check so two concurrent allocations never pick the same port.
       this.#used.add(port);
-      if (await canBind(host, port)) return port;
+      if (await canBindAll(host, port)) return port;
       this.#used.delete(port);
     }
     throw new GvError('GV_ERR_PORT_EXHAUSTED', `no free port left in port_range ${this.#from}..${this.#to} on ${host}`, {
@@ -53,6 +53,25 @@ export class PortPool {
   release(port: number): void {
     this.#used.delete(port);
   }
+}
+
+/**
+ * `localhost` may resolve to ::1 for our check and to 127.0.0.1 for the app (or the other way round):
+ * for it, both loopback addresses must be free.
+ */
+async function canBindAll(host: string, port: number): Promise<boolean> {
+  if (host !== 'localhost') return canBind(host, port);
+  return (await canBind('127.0.0.1', port)) && (await canBindOptional('::1', port));
+}
+
+/** Like {@link canBind}, but a host without IPv6 counts as free. */
+function canBindOptional(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT'));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
 }
 
 /** True when a listener can bind host:port right now (then it is closed again). */

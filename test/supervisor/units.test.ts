@@ -113,3 +113,12 @@ t.test('the daemon log writes one formatted line per record to its file', async 
   t.match(lines[1]!, /ERROR multi\\nline$/);
   t.equal(formatRecord({ time: 'T', level: 'warn', msg: 'm', fields: { e: new Error('boom'), u: undefined } }), 'T WARN m e=boom\n');
 });
+
+t.test('for internal_host localhost the pool skips a port held on 127.0.0.1', async (t) => {
+  const range = await freePortRange(2);
+  const squatter: Server = createServer();
+  await new Promise<void>((r) => squatter.listen(range.from, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => squatter.close(() => r())));
+  const pool = new PortPool(range);
+  t.equal(await pool.allocate('localhost'), range.to);
+});
