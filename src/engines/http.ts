@@ -16,7 +16,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
-import { GvError } from '../errors.js';
+import { boundAddress, listenOn } from './listener.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
 
 /** Connections one target's pool may open. Far above what an app instance needs, but bounded. */
@@ -229,27 +229,13 @@ export class HttpEngine implements Engine {
     // 408 as fits, and destroys the socket without throwing.
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app}: cannot listen on ${this.#opts.host}:${this.#opts.port}: ${err.code ?? err.message}`, {
-          cause: err, details: { app: this.#opts.app, host: this.#opts.host, port: this.#opts.port },
-        }));
-      };
-      this.#server.once('error', onError);
-      this.#server.listen(this.#opts.port, this.#opts.host, () => {
-        this.#server.off('error', onError);
-        this.#server.on('error', (err) => this.#opts.log('error', 'http engine listener error', { app: this.#opts.app, error: err.message }));
-        this.#listening = true;
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    await listenOn(this.#server, this.#opts, 'http');
+    this.#listening = true;
   }
 
   address(): { host: string; port: number } {
-    const a = this.#server.address();
-    if (a && typeof a === 'object') return { host: a.address, port: a.port };
-    return { host: this.#opts.host, port: this.#opts.port };
+    return boundAddress(this.#server, this.#opts);
   }
 
   setTargets(targets: Target[]): void {

@@ -5,7 +5,7 @@
  * reset on one side destroys the other, and a connection counts as in flight until both sockets closed.
  */
 import net from 'node:net';
-import { GvError } from '../errors.js';
+import { boundAddress, listenOn } from './listener.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
 
 /** Per-target counters and drain waiters. */
@@ -61,27 +61,13 @@ export class TcpEngine implements Engine {
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.#onConnection(socket));
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app}: cannot listen on ${this.#opts.host}:${this.#opts.port}: ${err.code ?? err.message}`, {
-          cause: err, details: { app: this.#opts.app, host: this.#opts.host, port: this.#opts.port },
-        }));
-      };
-      this.#server.once('error', onError);
-      this.#server.listen(this.#opts.port, this.#opts.host, () => {
-        this.#server.off('error', onError);
-        this.#server.on('error', (err) => this.#opts.log('error', 'tcp engine listener error', { app: this.#opts.app, error: err.message }));
-        this.#listening = true;
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    await listenOn(this.#server, this.#opts, 'tcp');
+    this.#listening = true;
   }
 
   address(): { host: string; port: number } {
-    const a = this.#server.address();
-    if (a && typeof a === 'object') return { host: a.address, port: a.port };
-    return { host: this.#opts.host, port: this.#opts.port };
+    return boundAddress(this.#server, this.#opts);
   }
 
   setTargets(targets: Target[]): void {
