@@ -285,9 +285,10 @@ t.test('runCheck reports ok, or every error as file:line:col: CODE: message with
   t.match(missing.stderr, /^GV_ERR_CONFIG_NOT_FOUND: /);
 });
 
-t.test('the full example of docs/config.md means the same in both columns', async (t) => {
+t.test('the full example of the config reference in README.md means the same in both columns', async (t) => {
   const { readFile } = await import('node:fs/promises');
-  const doc = await readFile(join(repo, 'docs/config.md'), 'utf8');
+  const readme = await readFile(join(repo, 'README.md'), 'utf8');
+  const doc = readme.slice(readme.indexOf('A complete example, side by side'));
   const blocks = [...doc.matchAll(/```(yaml|nginx)\n([\s\S]*?)```/g)];
   const dir = t.testdir({ 'gracevisor.yaml': blocks[0]![2]!, 'gracevisor.conf': blocks[1]![2]! });
   const yaml = await loadConfig(join(dir, 'gracevisor.yaml'), { runtime: user });
