@@ -47,14 +47,25 @@ export interface EngineStats {
   targets: TargetStats[];
 }
 
+/** How an engine treats new work while it has no target. */
+export interface SetTargetsOptions {
+  /** Hold new work (up to queueTimeoutMs) while there is no target; false refuses it at once. Default true. */
+  hold?: boolean;
+}
+
 /** One app's proxy. Construction binds nothing; `listen()` does. */
 export interface Engine {
   /** Bind the app's external host:port. Rejects with GV_ERR_ENGINE_LISTEN. */
   listen(): Promise<void>;
   /** The address actually bound (useful with port 0 in tests). */
   address(): { host: string; port: number };
-  /** Who gets new work from now on. An empty list: http holds then 503s, tcp refuses. */
-  setTargets(targets: Target[]): void;
+  /**
+   * Who gets new work from now on. With an empty list, new work is held for up to queueTimeoutMs
+   * when `hold` is true (the default: an instance is on its way, e.g. after a crash) and then refused;
+   * with `hold: false` (the app is stopped or gave up) it is refused at once — http answers 503, tcp
+   * closes — and work already held is refused too.
+   */
+  setTargets(targets: Target[], opts?: SetTargetsOptions): void;
   /** Resolves when `target` has no in-flight work, or after timeoutMs. Never rejects. */
   drain(target: Target, timeoutMs: number): Promise<DrainResult>;
   stats(): EngineStats;

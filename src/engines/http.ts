@@ -17,7 +17,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { boundAddress, listenOn } from './listener.js';
-import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
+import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Connections one target's pool may open. Far above what an app instance needs, but bounded. */
 const MAX_UPSTREAM_CONNECTIONS = 512;
@@ -196,6 +196,8 @@ export class HttpEngine implements Engine {
   /** Every target seen and not forgotten: the current ones and those with work in flight. */
   readonly #states = new Map<string, TargetState>();
   #held: Held[] = [];
+  /** Whether new work waits for a target while there is none (setTargets' `hold`). */
+  #hold = true;
   readonly #clients = new Set<net.Socket>();
   #closedBytesIn = 0;
   #closedBytesOut = 0;
@@ -238,7 +240,8 @@ export class HttpEngine implements Engine {
     return boundAddress(this.#server, this.#opts);
   }
 
-  setTargets(targets: Target[]): void {
+  setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
+    this.#hold = opts.hold ?? true;
     const next: TargetState[] = [];
     for (const t of targets) {
       let st = this.#states.get(t.id);
@@ -251,6 +254,7 @@ export class HttpEngine implements Engine {
     this.#current = next;
     this.#next = 0;
     if (next.length > 0 && this.#held.length > 0) this.#releaseHeld();
+    else if (next.length === 0 && !this.#hold) for (const h of this.#held.splice(0)) this.#answerHeld(h, 503);
   }
 
   async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
@@ -360,7 +364,7 @@ export class HttpEngine implements Engine {
     }
     const st = this.#pick();
     if (st === null) {
-      this.#hold({ req, res, socket: null, head: null });
+      this.#holdOrRefuse({ req, res, socket: null, head: null });
       return;
     }
     this.#forward(st, req, res);
@@ -396,7 +400,7 @@ export class HttpEngine implements Engine {
     const st = this.#pick();
     if (st === null) {
       socket.pause();
-      this.#hold({ req, res: null, socket, head });
+      this.#holdOrRefuse({ req, res: null, socket, head });
       return;
     }
     this.#pipeUpgrade(st, req, socket, head);
@@ -445,8 +449,12 @@ export class HttpEngine implements Engine {
     });
   }
 
-  #hold(h: Omit<Held, 'timer'>): void {
+  #holdOrRefuse(h: Omit<Held, 'timer'>): void {
     const held = h as Held;
+    if (!this.#hold) {
+      this.#answerHeld(held, 503);
+      return;
+    }
     held.timer = setTimeout(() => {
       const i = this.#held.indexOf(held);
       if (i < 0) return;

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { boundAddress, listenOn } from './listener.js';
-import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
+import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Per-target counters and drain waiters. */
 class TcpTargetState {
@@ -46,6 +46,8 @@ export class TcpEngine implements Engine {
   #next = 0;
   readonly #states = new Map<string, TcpTargetState>();
   #held: HeldConn[] = [];
+  /** Whether new connections wait for a target while there is none (setTargets' `hold`). */
+  #hold = true;
   readonly #clients = new Set<net.Socket>();
   #closedBytesIn = 0;
   #closedBytesOut = 0;
@@ -70,7 +72,8 @@ export class TcpEngine implements Engine {
     return boundAddress(this.#server, this.#opts);
   }
 
-  setTargets(targets: Target[]): void {
+  setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
+    this.#hold = opts.hold ?? true;
     const next: TcpTargetState[] = [];
     for (const t of targets) {
       let st = this.#states.get(t.id);
@@ -88,6 +91,12 @@ export class TcpEngine implements Engine {
       for (const h of held) {
         clearTimeout(h.timer);
         if (!h.socket.destroyed) this.#route(this.#pick()!, h.socket);
+      }
+    } else if (next.length === 0 && !this.#hold) {
+      for (const h of this.#held.splice(0)) {
+        clearTimeout(h.timer);
+        this.#errors++;
+        abort(h.socket);
       }
     }
   }
@@ -176,6 +185,11 @@ export class TcpEngine implements Engine {
     const st = this.#pick();
     if (st) {
       this.#route(st, socket);
+      return;
+    }
+    if (!this.#hold) {
+      this.#errors++;
+      abort(socket);
       return;
     }
     // No target: keep the client waiting (paused, nothing read) until one appears or the queue timeout.

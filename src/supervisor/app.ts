@@ -201,6 +201,7 @@ export class App {
     }
     this.#fatal = false;
     this.#policy.reset();
+    this.#refreshHold();
     await this.#enqueue(() => this.#reconcileTask('start'));
   }
 
@@ -224,6 +225,7 @@ export class App {
       this.#policy.reset();
     }
     this.#wanted = 'running';
+    this.#refreshHold();
     this.#clearRetry();
     const p = this.#enqueue(() => this.#restartTask(opts.reason ?? 'operator'));
     this.#pendingRestart = p;
@@ -423,12 +425,18 @@ export class App {
     await inst.stop();
   }
 
+  /** Tell the engine again whether to hold work while no instance serves (the app's wish changed). */
+  #refreshHold(): void {
+    this.#setServing(this.#serving, null);
+  }
+
   /** Point the engine at `next`; `removed` is the instance that stopped getting work (for onSwitched). */
   #setServing(next: Instance[], removed: Instance | null): void {
     const before = this.#serving;
     this.#serving = next;
     try {
-      this.#engine.setTargets(next.map((i) => i.target));
+      // With no instance, hold new work only while one is on its way; a stopped or given-up app refuses at once.
+      this.#engine.setTargets(next.map((i) => i.target), { hold: this.#wanted === 'running' && !this.#fatal });
     } catch (err) {
       this.#ctx.log.error('engine setTargets failed', { app: this.name, error: (err as Error).message });
     }
@@ -495,6 +503,7 @@ export class App {
     void this.#ctx.hooks.emit('onRestartFailed', this.name, { error, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
     if (verdict.nextAttemptMs === null) {
       this.#fatal = true;
+      this.#refreshHold();
       this.#ctx.log.error('app gave up after max_retries', { app: this.name, retries: verdict.attempt - 1 });
       void this.#ctx.hooks.emit('onAppFatal', this.name, { error, retries: verdict.attempt - 1 });
       return;
@@ -511,6 +520,7 @@ export class App {
   #failSetup(): void {
     const err = this.#setupError!;
     this.#fatal = true;
+    this.#refreshHold();
     this.#lastError = err.message;
     this.#ctx.log.error('app cannot be set up', { app: this.name, code: err.code, error: err.message });
     void this.#ctx.hooks.emit('onAppFatal', this.name, { error: { code: err.code, message: err.message }, retries: 0 });

@@ -158,6 +158,22 @@ t.test('with no target a request is held, then answered 503 at the queue timeout
   t.equal(engine.stats().errors, 1);
 });
 
+// The queue timeout here is longer than any test runs: a request that were held would never be answered.
+t.test('with no target and hold off, a request is answered 503 at once, and held ones are refused too', async (t) => {
+  const a = await httpBackend(t, 'A');
+  const engine = await started(t, new HttpEngine(engineOptions({ queueTimeoutMs: 3_600_000 })));
+  const pending = get(engine.address().port, '/');
+  await until(() => engine.stats().requests === 1);
+  engine.setTargets([], { hold: false });
+  t.equal((await pending).status, 503, 'the held request is refused when holding stops');
+  t.equal((await get(engine.address().port, '/')).status, 503, 'a new request is refused without waiting');
+  engine.setTargets([a.target]);
+  const r = await get(engine.address().port, '/');
+  t.equal(r.body, 'A', 'a target set again serves');
+  t.equal(a.seen.length, 1);
+  t.equal(engine.stats().errors, 2);
+});
+
 t.test('a held request is released to the target that appears', async (t) => {
   const a = await httpBackend(t, 'A');
   const engine = await started(t, new HttpEngine(engineOptions({ queueTimeoutMs: 30_000 })));

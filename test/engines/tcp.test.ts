@@ -170,6 +170,19 @@ t.test('with no target a held connection is closed at the queue timeout', async 
   t.equal(engine.stats().errors, 1);
 });
 
+// The queue timeout here is longer than any test runs: a connection that were held would never close.
+t.test('with no target and hold off, a connection is closed at once, and held ones are closed too', async (t) => {
+  const engine = await started(t, new TcpEngine(engineOptions({ queueTimeoutMs: 3_600_000 })));
+  const held = await client(t, engine.address().port);
+  await until(() => engine.stats().requests === 1);
+  engine.setTargets([], { hold: false });
+  await held.closed;
+  // It may be reset before 'connect' is even seen, so don't wait for that.
+  const refused = await client(t, engine.address().port, { waitConnect: false });
+  await refused.closed;
+  t.equal(engine.stats().errors, 2);
+});
+
 t.test('drain reports the open connections when its timeout passes', async (t) => {
   const a = await tcpBackend(t, 'A', 'greet');
   const engine = await started(t, new TcpEngine(engineOptions()));

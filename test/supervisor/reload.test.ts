@@ -97,20 +97,22 @@ t.test('add starts an app from a file and refuses a duplicate name or address; r
 
 t.test('stop drains and stops every instance and keeps the listener; start brings the app back; kill is immediate', async (t) => {
   const dir = tempDir(t);
-  const a = await behaveApp('ops', join(dir, 'mode'), { queue_timeout: '100ms' });
+  // queue_timeout far beyond any test: a stopped app must refuse at once, not hold requests for it.
+  const a = await behaveApp('ops', join(dir, 'mode'), { queue_timeout: '1h' });
   const cfg = await writeConfig(dir, [a]);
   const rec = recorder();
   const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
   const stopped = await sup.stopApp('ops');
   t.equal(stopped.state, 'stopped');
   t.equal(stopped.instances.length, 0);
-  t.equal((await get(a.external_port as number)).status, 503, 'the listener answers 503 while stopped');
+  t.equal((await get(a.external_port as number)).status, 503, 'the listener answers 503 at once while stopped');
   const started = await sup.startApp('ops');
   t.equal(started.state, 'running');
   t.equal((await get(a.external_port as number)).status, 200);
   const pid = started.instances[0]!.pid;
   const killed = await sup.killApp('ops');
   t.equal(killed.state, 'stopped');
+  t.equal((await get(a.external_port as number)).status, 503, 'a killed app answers 503 at once too');
   const exit = rec.of('onInstanceExit', 'ops').find((r) => r.e.instance.pid === pid)!;
   t.equal(exit.e.instance.state, 'killed');
   t.equal(rec.of('onInstanceDraining', 'ops').filter((r) => r.e.instance.pid === pid).length, 0, 'no drain on kill');
