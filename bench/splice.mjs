@@ -2,7 +2,7 @@
 // The splice engine's own benchmark: iperf3 through engines.splice under several tunings, beside
 // direct, engines.tcp, and haproxy in tcp mode with and without splicing, in one run.
 //
-//   npm run build && node bench/splice.mjs [--runs 5] [--duration 3] [--json FILE] [--parallel 1] [--reverse]
+//   npm run build && node bench/splice.mjs [--runs 5] [--duration 3] [--json FILE] [--parallel 1] [--reverse] [--only REGEX]
 //
 // Every subject runs in its own process (ours from dist/). Rounds are interleaved (A, B, C, then
 // again) so a busy moment on the machine hurts all subjects alike; the table gives medians and ratios
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '3' },
     parallel: { type: 'string', default: '1' },
     reverse: { type: 'boolean', default: false },
+    only: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -34,12 +35,14 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Tunings tried; the first is the engine's default. */
 const tunings = [
-  { name: 'splice default (pipe 64K->1M, chunk 1M, ET, MORE)', tuning: {} },
+  { name: 'splice default (pipe 64K->1M, chunk 1M, LT, MORE)', tuning: {} },
   { name: 'splice pipe 1M from the start', tuning: { pipeSize: MiB, growPipes: false } },
   { name: 'splice pipe 64K chunk 64K', tuning: { pipeSize: 64 * KiB, chunkSize: 64 * KiB } },
   { name: 'splice pipe 256K chunk 256K', tuning: { pipeSize: 256 * KiB, chunkSize: 256 * KiB } },
   { name: 'splice pipe 1M chunk 64K', tuning: { pipeSize: MiB, chunkSize: 64 * KiB } },
   { name: 'splice level-triggered', tuning: { edgeTriggered: false } },
+  { name: 'splice level-triggered, no SPLICE_F_MORE', tuning: { edgeTriggered: false, spliceMore: false } },
+  { name: 'splice edge-triggered', tuning: { edgeTriggered: true } },
   { name: 'splice without SPLICE_F_MORE', tuning: { spliceMore: false } },
 ];
 
@@ -117,6 +120,13 @@ async function main() {
       ...tunings.map((t) => ({ name: t.name, tuning: t.tuning, start: () => startSplice(ctx, iperfPort, t.tuning) })),
     ];
     if (!has('haproxy')) skipped.push('haproxy subjects: haproxy is not installed');
+    // --only REGEX keeps direct and engines.tcp (the ratios need them) plus the subjects it matches.
+    if (args.only) {
+      const re = new RegExp(args.only);
+      for (let i = subjects.length - 1; i >= 0; i--) {
+        if (!['direct', 'engines.tcp'].includes(subjects[i].name) && !re.test(subjects[i].name)) subjects.splice(i, 1);
+      }
+    }
     console.log(`splice bench: ${cpus().length} cpus, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${runs} interleaved runs of iperf3 -t${duration} -P${args.parallel}${args.reverse ? ' -R' : ''}`);
     const live = [];
     for (const s of subjects) {

@@ -54,6 +54,7 @@ struct Loop::Conn {
   bool shut[2] = {false, false};   // we did shutdown(SHUT_WR) on fd[side]
   bool moreIn[2] = {false, false}; // the last read from fd[d] filled what was asked
   bool outBlocked[2] = {false, false};  // writing pipe[d] to fd[1-d] hit EAGAIN (level mode)
+  bool hungUp[2] = {false, false};  // fd[side] hung up cleanly and left the epoll set (level mode)
   uint32_t armed[2] = {0, 0};      // current epoll interest per side (level mode)
   // The side that reset or failed, once one has: the other side still gets what was read from it.
   int failed = -1;
@@ -209,7 +210,7 @@ void Loop::Register(Conn* c) {
 // always reported by epoll.
 void Loop::Rearm(Conn* c) {
   for (int s = 0; s < 2; s++) {
-    if (s == c->failed) continue;  // removed from the epoll set
+    if (s == c->failed || c->hungUp[s]) continue;  // removed from the epoll set
     uint32_t want = 0;
     // Reading from s is pointless once the side it feeds has failed.
     if (!c->eof[s] && c->inPipe[s] < c->pipeCap[s] && c->failed != 1 - s) want |= EPOLLIN;
@@ -332,6 +333,13 @@ void Loop::Handle(Conn* c, int side, uint32_t events) {
     if (c->failed != side && (soerr != 0 || ((events & EPOLLHUP) && !c->shut[side]))) {
       if (!Fail(c, side, soerr != 0 ? soerr : ECONNRESET)) return;
       if (!Pump(c, side)) return;
+    } else if (!opts_.edgeTriggered && (events & EPOLLHUP) && c->shut[side] && !c->hungUp[side]) {
+      // Both ways shut, cleanly, with bytes left to read that the full pipe cannot take yet. Level
+      // mode would report this hang-up on every wait; the rest of this side's bytes are read as the
+      // other side drains the pipe (its EPOLLOUT drives Pump(side)), so stop watching it.
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd[side], nullptr);
+      c->hungUp[side] = true;
+      c->armed[side] = 0;
     }
   }
   if (!opts_.edgeTriggered) Rearm(c);

@@ -19,7 +19,7 @@ export interface SpliceTuning {
   growPipes?: boolean;
   /** Most bytes asked of one splice(2) call from a socket, bytes. Default 1 MiB. */
   chunkSize?: number;
-  /** epoll edge-triggered (default) or level-triggered. */
+  /** epoll edge-triggered, or level-triggered (default: less CPU per GB, see docs/splice.md). */
   edgeTriggered?: boolean;
   /** Pass SPLICE_F_MORE while the reading side still has bytes queued. Default true. */
   spliceMore?: boolean;

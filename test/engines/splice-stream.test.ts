@@ -126,7 +126,8 @@ t.test('bytes the upstream sends before the client speaks are delivered (no read
   t.equal(got, '220 banner\r\necho:hi');
 });
 
-t.test('bytes arrive intact with level-triggered epoll, small pipes and small splices', { skip: skipReason, timeout: 60000 }, async (t) => {
+for (const edgeTriggered of [true, false]) {
+t.test(`bytes arrive intact with ${edgeTriggered ? 'edge' : 'level'}-triggered epoll, small pipes and small splices`, { skip: skipReason, timeout: 60000 }, async (t) => {
   const size = 20 * MiB;
   const expectedUp = digest(pattern('lt-up', size));
   const expectedDown = digest(pattern('lt-down', size));
@@ -137,7 +138,7 @@ t.test('bytes arrive intact with level-triggered epoll, small pipes and small sp
   });
   const e = spliceEngine.create({
     app: 'splice-lt', host: '127.0.0.1', port: 0, queueTimeoutMs: 1000, log: () => {},
-    splice: { edgeTriggered: false, pipeSize: 4096, chunkSize: 1000, spliceMore: false },
+    splice: { edgeTriggered, pipeSize: 4096, chunkSize: 1000, spliceMore: false },
   } as SpliceEngineOptions);
   await e.listen();
   t.teardown(() => e.close(0));
@@ -148,6 +149,7 @@ t.test('bytes arrive intact with level-triggered epoll, small pipes and small sp
   t.same(await upstreamGot, await expectedUp, 'client -> upstream intact');
   t.same(clientGot, await expectedDown, 'upstream -> client intact');
 });
+}
 
 t.test('bytes an upstream sent just before resetting still reach the client', { skip: skipReason, timeout: 60000 }, async (t) => {
   const up = await upstream(t, 'last-words', (s) => {
@@ -167,5 +169,31 @@ t.test('bytes an upstream sent just before resetting still reach the client', { 
     await over;
     t.equal(got, 'last words', `attempt ${i}: the bytes before the reset arrived`);
   }
+  await until(() => e.stats().connections === 0);
+});
+
+t.test('a client upload still arrives whole after the upstream replied, ended and read slowly', { skip: skipReason, timeout: 60000 }, async (t) => {
+  // The upstream answers and ends its side at once, then reads nothing for a while: the client's
+  // upload fills every buffer and the pipe, the client ends too, and the rest must follow later.
+  const size = 16 * MiB;
+  const expected = digest(pattern('slow-reader', size));
+  let received: Promise<{ sha256: string; bytes: number }> | undefined;
+  const up = await upstream(t, 'slow', (s) => {
+    s.end('early reply');
+    s.pause();
+    setTimeout(() => {
+      received = digest(s);
+      s.resume();
+    }, 300);
+  });
+  const e = await engine(t, [up.target]);
+  const c = await client(t, e.port);
+  let reply = '';
+  c.setEncoding('utf8');
+  c.on('data', (d: string) => (reply += d));
+  await send(pattern('slow-reader', size), c);
+  await until(() => received !== undefined);
+  t.same(await received, await expected, 'every uploaded byte arrived');
+  t.equal(reply, 'early reply');
   await until(() => e.stats().connections === 0);
 });
