@@ -212,8 +212,13 @@ void Loop::Rearm(Conn* c) {
   for (int s = 0; s < 2; s++) {
     if (s == c->failed || c->hungUp[s]) continue;  // removed from the epoll set
     uint32_t want = 0;
-    // Reading from s is pointless once the side it feeds has failed.
-    if (!c->eof[s] && c->inPipe[s] < c->pipeCap[s] && c->failed != 1 - s) want |= EPOLLIN;
+    // Read from s while its pipe has room, the side it feeds is alive, and that side is not
+    // blocked with bytes still waiting in the pipe: then its EPOLLOUT comes first and the pump
+    // reads again after flushing. (A pipe can also run out of slots before bytes when segments
+    // are small; watching EPOLLIN then would wake the loop for nothing until the destination drains.)
+    if (!c->eof[s] && c->inPipe[s] < c->pipeCap[s] && c->failed != 1 - s && !(c->inPipe[s] > 0 && c->outBlocked[s])) {
+      want |= EPOLLIN;
+    }
     if (c->inPipe[1 - s] > 0 && c->outBlocked[1 - s]) want |= EPOLLOUT;
     if (want == c->armed[s]) continue;
     struct epoll_event ev = {};
