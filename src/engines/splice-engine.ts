@@ -5,7 +5,8 @@
  * to the addon, which dups them, and destroys its own handles; from then on the kernel moves the bytes.
  */
 import net from 'node:net';
-import type { DrainResult, Engine, EngineOptions, EngineStats, Target, TargetStats } from './engine.js';
+import type { DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
+import { boundAddress, listenOn } from './listener.js';
 import type { NativeSplicer, SpliceAddon, SpliceEnd, SpliceTuning } from './splice-addon.js';
 import { GvError } from '../errors.js';
 
@@ -50,6 +51,8 @@ export class SpliceEngine implements Engine {
   readonly #server: net.Server;
   #targets: Target[] = [];
   #next = 0;
+  /** Whether new connections wait for a target while there is none (setTargets' `hold`). */
+  #hold = true;
   readonly #states = new Map<string, TargetState>();
   /** Native connection id -> its target. */
   readonly #spliced = new Map<number, TargetState>();
@@ -71,35 +74,27 @@ export class SpliceEngine implements Engine {
   }
 
   async listen(): Promise<void> {
-    const { host, port } = this.#opts;
     try {
       this.#splicer ??= new this.#addon.Splicer((end) => this.#ended(end), this.#opts.splice ?? {});
     } catch (err) {
       throw new GvError('GV_ERR_ENGINE_UNAVAILABLE', `the splice loop cannot start: ${(err as Error).message}`, { cause: err });
     }
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        // Nothing was accepted: let the loop thread go now rather than at close().
-        this.#splicer?.close();
-        this.#splicer = null;
-        reject(new GvError('GV_ERR_ENGINE_LISTEN', `app ${this.#opts.app} cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err, details: { host, port } }));
-      };
-      this.#server.once('error', onError);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', onError);
-        this.#server.on('error', (err) => this.#opts.log('error', 'splice listener error', { app: this.#opts.app, err: err.message }));
-        resolve();
-      });
-    });
+    try {
+      await listenOn(this.#server, this.#opts, 'splice');
+    } catch (err) {
+      // Nothing was accepted: let the loop thread go now rather than at close().
+      this.#splicer?.close();
+      this.#splicer = null;
+      throw err;
+    }
   }
 
   address(): { host: string; port: number } {
-    const a = this.#server.address();
-    if (a && typeof a === 'object') return { host: a.address, port: a.port };
-    return { host: this.#opts.host, port: this.#opts.port };
+    return boundAddress(this.#server, this.#opts);
   }
 
-  setTargets(targets: Target[]): void {
+  setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
+    this.#hold = opts.hold ?? true;
     this.#targets = [...targets];
     this.#next = 0;
     for (const t of targets) {
@@ -108,7 +103,10 @@ export class SpliceEngine implements Engine {
       else this.#states.set(t.id, { target: t, inFlight: 0, total: 0, bytesIn: 0, bytesOut: 0 });
     }
     this.#prune();
-    if (targets.length === 0) return;
+    if (targets.length === 0) {
+      if (!this.#hold) for (const p of [...this.#pending]) if (p.upstream === undefined) this.#fail(p, 'app stopped');
+      return;
+    }
     for (const p of [...this.#pending]) {
       if (p.upstream === undefined) {
         clearTimeout(p.timer);
@@ -225,6 +223,10 @@ export class SpliceEngine implements Engine {
     this.#pending.add(p);
     if (this.#targets.length > 0) {
       this.#connect(p);
+      return;
+    }
+    if (!this.#hold) {
+      this.#fail(p, 'app stopped');
       return;
     }
     // No instance ready (a restart with nothing running, or a cold start): hold the client, as the

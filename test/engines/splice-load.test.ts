@@ -226,6 +226,21 @@ t.test('with no target a client is closed after queueTimeoutMs', opts, async (t)
   t.equal(e.stats().errors, 1, 'and counted as an error');
 });
 
+// The queue timeout here is longer than any test runs: a client that were held would never be closed.
+t.test('with no target and hold off, a client is closed at once, and held ones are closed too', opts, async (t) => {
+  const e = await engine(t, [], { queueTimeoutMs: 3_600_000 });
+  const held = await client(t, e.port);
+  await until(() => e.stats().connections === 1);
+  e.setTargets([], { hold: false });
+  await closeOf(held);
+  // It may be reset before 'connect' is even seen, so don't wait for that.
+  const refused = net.connect({ port: e.port, host: '127.0.0.1' });
+  refused.on('error', () => {});
+  t.teardown(() => refused.destroy());
+  await closeOf(refused);
+  t.equal(e.stats().errors, 2);
+});
+
 t.test('an upstream that refuses the connection closes the client and counts an error', opts, async (t) => {
   const dead = net.createServer();
   dead.listen(0, '127.0.0.1');
