@@ -17,6 +17,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { boundAddress, listenOn } from './listener.js';
+import { statesFor } from './targets.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Connections one target's pool may open. Far above what an app instance needs, but bounded. */
@@ -242,15 +243,7 @@ export class HttpEngine implements Engine {
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
     this.#hold = opts.hold ?? true;
-    const next: TargetState[] = [];
-    for (const t of targets) {
-      let st = this.#states.get(t.id);
-      if (!st || st.target.host !== t.host || st.target.port !== t.port) {
-        st = new TargetState(t);
-        this.#states.set(t.id, st);
-      }
-      next.push(st);
-    }
+    const next = statesFor(this.#states, targets, (t) => new TargetState(t));
     this.#current = next;
     this.#next = 0;
     if (next.length > 0 && this.#held.length > 0) this.#releaseHeld();

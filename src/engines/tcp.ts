@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { boundAddress, listenOn } from './listener.js';
+import { statesFor } from './targets.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Per-target counters and drain waiters. */
@@ -74,15 +75,7 @@ export class TcpEngine implements Engine {
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
     this.#hold = opts.hold ?? true;
-    const next: TcpTargetState[] = [];
-    for (const t of targets) {
-      let st = this.#states.get(t.id);
-      if (!st || st.target.host !== t.host || st.target.port !== t.port) {
-        st = new TcpTargetState(t);
-        this.#states.set(t.id, st);
-      }
-      next.push(st);
-    }
+    const next = statesFor(this.#states, targets, (t) => new TcpTargetState(t));
     this.#current = next;
     this.#next = 0;
     if (next.length > 0 && this.#held.length > 0) {
