@@ -17,7 +17,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { boundAddress, listenOn } from './listener.js';
-import { statesFor } from './targets.js';
+import { TargetSet } from './targets.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Connections one target's pool may open. Far above what an app instance needs, but bounded. */
@@ -191,11 +191,8 @@ class Exchange implements Dispatcher.DispatchHandler {
 export class HttpEngine implements Engine {
   readonly #opts: EngineOptions;
   readonly #server: http.Server;
-  /** Current targets, in round-robin order. */
-  #current: TargetState[] = [];
-  #next = 0;
-  /** Every target seen and not forgotten: the current ones and those with work in flight. */
-  readonly #states = new Map<string, TargetState>();
+  /** Every target seen and not forgotten: the current ones (round robin) and those with work in flight. */
+  readonly #targets = new TargetSet((t) => new TargetState(t));
   #held: Held[] = [];
   /** Whether new work waits for a target while there is none (setTargets' `hold`). */
   #hold = true;
@@ -243,16 +240,14 @@ export class HttpEngine implements Engine {
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
     this.#hold = opts.hold ?? true;
-    const next = statesFor(this.#states, targets, (t) => new TargetState(t));
-    this.#current = next;
-    this.#next = 0;
+    const next = this.#targets.set(targets);
     if (next.length > 0 && this.#held.length > 0) this.#releaseHeld();
     else if (next.length === 0 && !this.#hold) for (const h of this.#held.splice(0)) this.#answerHeld(h, 503);
   }
 
   async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
     const started = Date.now();
-    const st = this.#states.get(target.id);
+    const st = this.#targets.get(target.id);
     if (!st) return { drained: true, open: 0, elapsedMs: 0 };
     // Stop reusing its idle keep-alive connections now; busy ones close as their requests end.
     const pool = st.pool;
@@ -275,7 +270,7 @@ export class HttpEngine implements Engine {
     const open = st.open();
     // A drained target that is no longer current is forgotten, so a long-lived daemon that restarts
     // its apps many times does not keep one entry per instance it ever had.
-    if (open === 0 && !this.#current.includes(st) && st.pool === null) this.#states.delete(target.id);
+    if (open === 0 && !this.#targets.isCurrent(st) && st.pool === null) this.#targets.forget(target.id);
     return { drained: open === 0, open, elapsedMs: Date.now() - started };
   }
 
@@ -287,7 +282,7 @@ export class HttpEngine implements Engine {
       bytesOut += s.bytesWritten;
     }
     const targets: TargetStats[] = [];
-    for (const st of this.#states.values()) {
+    for (const st of this.#targets.all()) {
       targets.push({
         id: st.target.id,
         connections: (st.pool?.stats.connected ?? 0) + st.upgrades.size,
@@ -306,7 +301,7 @@ export class HttpEngine implements Engine {
     const closed = this.#listening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve();
     this.#server.closeIdleConnections();
     for (const h of this.#held.splice(0)) this.#answerHeld(h, 503);
-    const states = [...this.#states.values()];
+    const states = this.#targets.all();
     await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? 2_147_483_647)));
     this.#server.closeAllConnections();
     for (const st of states) {
@@ -314,14 +309,13 @@ export class HttpEngine implements Engine {
       st.pool?.destroy().catch(() => {});
       st.pool = null;
     }
-    this.#states.clear();
-    this.#current = [];
+    this.#targets.clear();
     await closed;
   }
 
   /** Called by an Exchange whose first attempt failed before any response: one more try, on a current target. */
   retry(ex: Exchange): void {
-    const st = this.#pick();
+    const st = this.#targets.pick();
     if (st === null) {
       this.#errors++;
       sendError(ex.res, 503, BODY_503);
@@ -338,14 +332,6 @@ export class HttpEngine implements Engine {
     this.#opts.log('warn', 'upstream request failed', { app: this.#opts.app, target: target.id, error: (err as { code?: string }).code ?? err.message });
   }
 
-  #pick(): TargetState | null {
-    const list = this.#current;
-    if (list.length === 0) return null;
-    if (list.length === 1) return list[0]!;
-    const st = list[this.#next % list.length]!;
-    this.#next = (this.#next + 1) % list.length;
-    return st;
-  }
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.#requests++;
@@ -355,7 +341,7 @@ export class HttpEngine implements Engine {
       sendError(res, 503, BODY_503);
       return;
     }
-    const st = this.#pick();
+    const st = this.#targets.pick();
     if (st === null) {
       this.#holdOrRefuse({ req, res, socket: null, head: null });
       return;
@@ -390,7 +376,7 @@ export class HttpEngine implements Engine {
       socket.end(rawError(503, BODY_503));
       return;
     }
-    const st = this.#pick();
+    const st = this.#targets.pick();
     if (st === null) {
       socket.pause();
       this.#holdOrRefuse({ req, res: null, socket, head });
@@ -453,7 +439,7 @@ export class HttpEngine implements Engine {
       if (i < 0) return;
       this.#held.splice(i, 1);
       // One last look: a target may have been set in this same tick.
-      const st = this.#pick();
+      const st = this.#targets.pick();
       if (st) this.#release(st, held);
       else this.#answerHeld(held, 503);
     }, this.#opts.queueTimeoutMs);
@@ -474,7 +460,7 @@ export class HttpEngine implements Engine {
     this.#held = [];
     for (const h of held) {
       clearTimeout(h.timer);
-      const st = this.#pick();
+      const st = this.#targets.pick();
       if (st) this.#release(st, h);
     }
   }

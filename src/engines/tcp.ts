@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { boundAddress, listenOn } from './listener.js';
-import { statesFor } from './targets.js';
+import { TargetSet } from './targets.js';
 import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
 
 /** Per-target counters and drain waiters. */
@@ -43,9 +43,8 @@ interface HeldConn {
 export class TcpEngine implements Engine {
   readonly #opts: EngineOptions;
   readonly #server: net.Server;
-  #current: TcpTargetState[] = [];
-  #next = 0;
-  readonly #states = new Map<string, TcpTargetState>();
+  /** Every target seen and not forgotten: the current ones (round robin) and those with work in flight. */
+  readonly #targets = new TargetSet((t) => new TcpTargetState(t));
   #held: HeldConn[] = [];
   /** Whether new connections wait for a target while there is none (setTargets' `hold`). */
   #hold = true;
@@ -75,15 +74,13 @@ export class TcpEngine implements Engine {
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
     this.#hold = opts.hold ?? true;
-    const next = statesFor(this.#states, targets, (t) => new TcpTargetState(t));
-    this.#current = next;
-    this.#next = 0;
+    const next = this.#targets.set(targets);
     if (next.length > 0 && this.#held.length > 0) {
       const held = this.#held;
       this.#held = [];
       for (const h of held) {
         clearTimeout(h.timer);
-        if (!h.socket.destroyed) this.#route(this.#pick()!, h.socket);
+        if (!h.socket.destroyed) this.#route(this.#targets.pick()!, h.socket);
       }
     } else if (next.length === 0 && !this.#hold) {
       for (const h of this.#held.splice(0)) {
@@ -96,7 +93,7 @@ export class TcpEngine implements Engine {
 
   async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
     const started = Date.now();
-    const st = this.#states.get(target.id);
+    const st = this.#targets.get(target.id);
     if (!st) return { drained: true, open: 0, elapsedMs: 0 };
     if (st.conns.size > 0) {
       await new Promise<void>((resolve) => {
@@ -114,7 +111,7 @@ export class TcpEngine implements Engine {
     }
     const open = st.conns.size;
     // Forget a drained target that is no longer current (one entry per instance ever had would grow forever).
-    if (open === 0 && !this.#current.includes(st)) this.#states.delete(target.id);
+    if (open === 0 && !this.#targets.isCurrent(st)) this.#targets.forget(target.id);
     return { drained: open === 0, open, elapsedMs: Date.now() - started };
   }
 
@@ -125,7 +122,7 @@ export class TcpEngine implements Engine {
       bytesIn += s.bytesRead;
       bytesOut += s.bytesWritten;
     }
-    const targets: TargetStats[] = [...this.#states.values()].map((st) => ({
+    const targets: TargetStats[] = this.#targets.all().map((st) => ({
       id: st.target.id,
       connections: st.upstreamOpen,
       inFlight: st.conns.size,
@@ -144,22 +141,13 @@ export class TcpEngine implements Engine {
       clearTimeout(h.timer);
       abort(h.socket);
     }
-    const states = [...this.#states.values()];
+    const states = this.#targets.all();
     await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? 2_147_483_647)));
     for (const s of this.#clients) abort(s);
-    this.#states.clear();
-    this.#current = [];
+    this.#targets.clear();
     await closed;
   }
 
-  #pick(): TcpTargetState | null {
-    const list = this.#current;
-    if (list.length === 0) return null;
-    if (list.length === 1) return list[0]!;
-    const st = list[this.#next % list.length]!;
-    this.#next = (this.#next + 1) % list.length;
-    return st;
-  }
 
   #onConnection(socket: net.Socket): void {
     this.#requests++;
@@ -175,7 +163,7 @@ export class TcpEngine implements Engine {
       abort(socket);
       return;
     }
-    const st = this.#pick();
+    const st = this.#targets.pick();
     if (st) {
       this.#route(st, socket);
       return;
