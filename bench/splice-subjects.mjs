@@ -8,7 +8,7 @@ import { freePort, startProcess } from './lib.mjs';
 
 /** Start the splice engine from dist/ in its own process, forwarding to `targetPort`. */
 export async function startSplice(ctx, targetPort, tuning = {}) {
-  return startProcess(process.execPath, [join(ctx.root, 'bench', 'splice-proxy.mjs'), String(await freePort()), String(targetPort), JSON.stringify(tuning)], { readyLine: true });
+  return startProcess(process.execPath, [join(ctx.root, 'bench', 'engine-proxy.mjs'), 'splice', String(await freePort()), String(targetPort), JSON.stringify({ splice: tuning })], { readyLine: true });
 }
 
 /**
