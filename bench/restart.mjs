@@ -20,8 +20,10 @@ const runs = Number(process.argv[2] ?? 15);
 const clients = Number(process.argv[3] ?? 8);
 const repo = resolve(new URL('..', import.meta.url).pathname);
 let Supervisor;
+let createRegistry;
 try {
   ({ Supervisor } = await import('../dist/supervisor/supervisor.js'));
+  ({ createRegistry } = await import('../dist/builtins.js'));
 } catch (err) {
   console.error(`bench/restart.mjs needs the build: run \`npm run build\` first (${err.message})`);
   process.exit(2);
@@ -89,7 +91,7 @@ const plugin = {
   },
 };
 
-const sup = await Supervisor.load(join(dir, 'gracevisor.yaml'), { plugins: [plugin] });
+const sup = await Supervisor.load(join(dir, 'gracevisor.yaml'), { createRegistry, plugins: [plugin] });
 await sup.start();
 
 let running = true;

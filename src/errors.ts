@@ -89,6 +89,22 @@ export class GvError extends Error {
     this.details = opts.details;
   }
 
+  /**
+   * `err` as a GvError: itself when it is one; an error that carries a known GV code (thrown by
+   * another copy of gracevisor a plugin imported, or rebuilt from the wire) keeps its code, message,
+   * position and details; anything else is GV_ERR_INTERNAL (a bug), with `err` as its cause and
+   * its message — or, with `stack`, its stack, for the places that print a bug report.
+   */
+  static from(err: unknown, opts: { stack?: boolean } = {}): GvError {
+    if (err instanceof GvError) return err;
+    if (carriesCode(err)) {
+      const e = err as { code: ErrorCode; message: string; pos?: SourcePosition; details?: Record<string, unknown> };
+      return new GvError(e.code, e.message, { cause: err, ...(e.pos && { pos: e.pos }), ...(e.details && { details: e.details }) });
+    }
+    const message = err instanceof Error ? (opts.stack ? (err.stack ?? err.message) : err.message) : String(err);
+    return new GvError('GV_ERR_INTERNAL', message, { cause: err });
+  }
+
   /** `file:line:col: CODE: message`, or `CODE: message` without a position. */
   format(): string {
     const where = this.pos ? `${this.pos.file}:${this.pos.line}:${this.pos.col}: ` : '';
@@ -103,13 +119,13 @@ export class GvError extends Error {
 
 /**
  * A config that failed to load: every problem found, not only the first, so `--check` can print
- * them all. Its own code is the code of the first problem.
+ * them all. Its own code, position and details are those of the first problem.
  */
 export class GvConfigError extends GvError {
   readonly errors: GvError[];
   constructor(errors: GvError[]) {
     const first = errors[0]!;
-    super(first.code, errors.length === 1 ? first.message : `${errors.length} problems in the configuration`, first.pos ? { pos: first.pos } : {});
+    super(first.code, errors.length === 1 ? first.message : `${errors.length} problems in the configuration`, { ...(first.pos && { pos: first.pos }), ...(first.details && { details: first.details }) });
     this.name = 'GvConfigError';
     this.errors = errors;
   }
@@ -119,7 +135,17 @@ export class GvConfigError extends GvError {
   }
 }
 
-/** True when `err` is a {@link GvError} (or carries a GV code), for code that crosses module boundaries. */
+/**
+ * True when `err` is a {@link GvError} of this copy of gracevisor (`instanceof`). An error that only
+ * carries a GV code is not one; {@link GvError.from} turns it into one.
+ */
 export function isGvError(err: unknown): err is GvError {
   return err instanceof GvError;
+}
+
+/** An object with a string `message` and a `code` from {@link ErrorCodes}. */
+function carriesCode(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; message?: unknown };
+  return typeof e.code === 'string' && Object.prototype.hasOwnProperty.call(ErrorCodes, e.code) && typeof e.message === 'string';
 }

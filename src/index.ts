@@ -22,10 +22,11 @@ export type {
   RegistryEntry,
   RegistryKind,
 } from './plugins/types.js';
-export type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engines/engine.js';
+export type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './plugins/engine.js';
 export { ErrorCodes, GvConfigError, GvError, isGvError } from './errors.js';
 export type { ErrorCode, SourcePosition } from './errors.js';
 export { Registry } from './plugins/registry.js';
+export { builtinPlugins, createRegistry } from './builtins.js';
 export { Hooks } from './plugins/hooks.js';
 export { loadConfig, loadAppFile } from './config/load.js';
 export type { AppConfig, Config, HealthcheckConfig } from './config/model.js';

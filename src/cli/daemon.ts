@@ -12,6 +12,7 @@
  * An uncaught exception or unhandled rejection is logged and the daemon keeps running: one app's
  * trouble (or one bug in a hook) must not take every other app down with it.
  */
+import { createRegistry } from '../builtins.js';
 import { GvConfigError, GvError, isGvError } from '../errors.js';
 import { ControlServer } from '../control/server.js';
 import { resolveServerToken } from '../control/token.js';
@@ -57,7 +58,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
 
   let sup: Supervisor;
   try {
-    sup = await Supervisor.load(confPath, { log });
+    sup = await Supervisor.load(confPath, { log, createRegistry });
   } catch (err) {
     if (err instanceof GvConfigError) {
       for (const e of err.errors) io.stderr.write(oneLine(e) + '\n');

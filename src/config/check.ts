@@ -30,7 +30,7 @@ export async function runCheck(path: string, opts: CheckOptions): Promise<CheckR
     const config = await loadConfig(path, loadOpts);
     return { exitCode: 0, stdout: print ? configToJson(config) + '\n' : 'configuration ok\n', stderr: '' };
   } catch (err) {
-    const errors = err instanceof GvConfigError ? err.errors : err instanceof GvError ? [err] : [new GvError('GV_ERR_INTERNAL', err instanceof Error ? err.stack ?? err.message : String(err))];
+    const errors = err instanceof GvConfigError ? err.errors : [GvError.from(err, { stack: true })];
     // Only the first line of a message: parsers sometimes add a code frame below.
     const lines = errors.map((e) => new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format());
     return { exitCode: 1, stdout: '', stderr: lines.join('\n') + '\n' };

@@ -1,8 +1,15 @@
 /**
- * Loading a configuration from disk: the entry points the daemon, `--check`, `reload` and
- * `gracevisorctl add` call. Picks the file (a directory holds gracevisor.conf, else gracevisor.yaml,
- * else gracevisor.yml), parses it by extension (`.conf` = block DSL, otherwise YAML), expands
- * includes, and hands the raw trees to the one resolver (./resolve.ts).
+ * Loading a configuration from disk, in the three phases of docs/architecture.md "Config":
+ *
+ *   1. read + resolve: pick the file (a folder holds gracevisor.conf, else gracevisor.yaml, else
+ *      gracevisor.yml), parse it by extension (`.conf` = block DSL, otherwise YAML), expand includes,
+ *      and resolve (./resolve.ts) to a frozen model. No plugins, no registry: {@link readConfig}.
+ *   2. load the plugins the model names (the caller's `loadPlugins`, since plugins belong to
+ *      whoever holds the registry).
+ *   3. validate against the registry (./validate.ts).
+ *
+ * {@link loadConfig} runs all three and reports every problem of every phase at once, sorted by
+ * file, line and column. The daemon, `--check`, `reload` and `gracevisorctl add` call it.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -12,37 +19,25 @@ import { expandIncludes, includeEntries, loadAppSource, realOrSelf, syntaxOf } f
 import type { AppConfig, Config, LoggerConfig, UserConfig } from './model.js';
 import { getEntry, type RawMap } from './raw.js';
 import type { RuntimeInfo } from './defaults.js';
-import { resolveAppConfig, resolveConfig } from './resolve.js';
+import { resolveAppConfig, resolveConfig, type ConfigDraft } from './resolve.js';
+import type { PluginLoadSpec } from './sections/plugins.js';
+import { validateApp, validateConfig, type ConfigRegistryView } from './validate.js';
 import { loadYaml } from './yaml-loader.js';
 
-/**
- * What the config layer needs to know about registered plugins, without depending on the registry
- * itself: whether an engine exists and is usable here, and a healthcheck type's option parser.
- */
-export interface ConfigRegistryView {
-  /** The engine registered as `engines.<name>`, or undefined when none is. */
-  engine(name: string): { available: boolean; reason: string | null } | undefined;
-  /** The healthcheck type registered as `healthchecks.<type>`, or undefined when none is. */
-  healthcheck(type: string): { parse?(options: Record<string, unknown>, pos: SourcePosition): Record<string, unknown> } | undefined;
-}
-
-/** One `plugins` entry after path resolution: an absolute path or a package name, and where it was written. */
-export interface PluginLoadSpec {
-  spec: string;
-  pos: SourcePosition;
-}
+export type { ConfigRegistryView } from './validate.js';
+export type { PluginLoadSpec } from './sections/plugins.js';
 
 /** Options of {@link loadConfig} and {@link loadAppFile}. */
 export interface LoadOptions {
   /**
-   * Checks engines (`proxy`) and healthcheck types against what is registered. Without it only the
-   * built-in names pass (engines http, tcp, splice; healthchecks http, tcp, exec).
+   * What phase 3 checks engines (`proxy`) and health check types against. Without it nothing is
+   * checked against plugins: what a client that only needs the control socket's path wants.
    */
   registry?: ConfigRegistryView;
   /**
-   * Called once with every `plugins` entry, in order, before engines and healthcheck types are
-   * checked, so that plugin-provided types validate. Errors it throws (a GvConfigError of per-spec
-   * GvErrors, or any error) become GV_ERR_CONFIG_PLUGIN_LOAD at the entry's position.
+   * Phase 2: called once with every `plugins` entry, in order, before phase 3, so that
+   * plugin-provided types validate. What it throws (a GvConfigError of per-spec GvErrors, or any
+   * error) becomes GV_ERR_CONFIG_PLUGIN_LOAD at the entry's position.
    */
   loadPlugins?: (specs: PluginLoadSpec[]) => Promise<void>;
   /** The uid and environment that pick run_dir's default; the current process's by default. */
@@ -80,10 +75,11 @@ async function readConfigText(file: string): Promise<string> {
 }
 
 /**
- * Load, resolve and freeze the configuration at `path` (a file or a directory). Throws a
- * GvConfigError listing every problem, each with its `file:line:col`; nothing else happens then.
+ * Phase 1: read the config at `path` (a file or a directory) with its includes and resolve it. A
+ * problem in the config is in the draft's `errors`; only a missing or unreadable main file, or a
+ * main file that does not parse at all, throws (a GvConfigError).
  */
-export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<Config> {
+export async function readConfig(path: string, opts: { runtime?: RuntimeInfo } = {}): Promise<ConfigDraft> {
   const file = await findConfigFile(path);
   const text = await readConfigText(file);
   const errors: GvError[] = [];
@@ -101,9 +97,31 @@ export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<
       root = res.value;
     }
   }
-  if (!root) throw new GvConfigError(errors);
+  if (!root) throw new GvConfigError(sortErrors(errors, file));
   const includedApps = await expandIncludes(includeEntries(getEntry(root, 'apps_include')?.value), [await realOrSelf(file)], errors);
-  return resolveConfig({ file, root, includedApps, errors }, opts);
+  return resolveConfig({ file, root, includedApps, errors }, opts.runtime);
+}
+
+/**
+ * Load, resolve, load the plugins of and validate the configuration at `path`. Throws a
+ * GvConfigError listing every problem, sorted by file, line and column; nothing else happens then.
+ */
+export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<Config> {
+  return finishConfig(await readConfig(path, opts), opts);
+}
+
+/**
+ * Phases 2 and 3 of a draft from {@link readConfig} (or from a worker that ran phase 1): throws a
+ * GvConfigError with the draft's problems and every new one, or returns the frozen Config.
+ */
+export async function finishConfig(draft: ConfigDraft, opts: LoadOptions = {}): Promise<Config> {
+  const errors = [...draft.errors];
+  const specs = draft.sources.plugins;
+  if (opts.loadPlugins && specs.length > 0) errors.push(...(await pluginErrors(opts.loadPlugins, specs)));
+  let done: ConfigDraft = { ...draft, errors };
+  if (opts.registry) done = validateConfig(done, opts.registry);
+  if (done.errors.length > 0) throw new GvConfigError(sortErrors(done.errors, draft.config.file));
+  return done.config;
 }
 
 /**
@@ -122,7 +140,40 @@ export async function loadAppFile(path: string, opts: LoadOptions & { base?: { l
     if (errors.length === 0) {
       errors.push(new GvError('GV_ERR_CONFIG_TYPE', `an app file must define exactly one app, not ${apps.length}`, { pos: { file, line: 1, col: 1 }, details: { count: apps.length } }));
     }
-    throw new GvConfigError(errors);
+    throw new GvConfigError(sortErrors(errors, file));
   }
-  return resolveAppConfig(apps[0]!, opts.base ?? null, { ...opts, errors });
+  const r = resolveAppConfig(apps[0]!, opts.base ?? null, errors);
+  let app = r.app;
+  if (app && r.sources && opts.registry) app = validateApp(app, r.sources, opts.registry, r.errors);
+  if (r.errors.length > 0 || !app) throw new GvConfigError(sortErrors(r.errors, file));
+  return app;
+}
+
+/** Phase 2: hand the specs to the loader; what it throws becomes GV_ERR_CONFIG_PLUGIN_LOAD at the entry. */
+async function pluginErrors(load: (specs: PluginLoadSpec[]) => Promise<void>, specs: PluginLoadSpec[]): Promise<GvError[]> {
+  try {
+    await load(specs);
+    return [];
+  } catch (err) {
+    const list = err instanceof GvConfigError ? err.errors : [err];
+    return list.map((one) => {
+      const gv = one instanceof GvError ? one : undefined;
+      const spec = gv?.details?.spec;
+      const pos = gv?.pos ?? specs.find((s) => s.spec === spec)?.pos ?? specs[0]!.pos;
+      const message = one instanceof Error ? one.message : String(one);
+      return new GvError('GV_ERR_CONFIG_PLUGIN_LOAD', message, { pos, cause: one, details: { ...(gv?.details ?? {}), ...(gv && gv.code !== 'GV_ERR_CONFIG_PLUGIN_LOAD' ? { code: gv.code } : {}) } });
+    });
+  }
+}
+
+/**
+ * Problems in reading order: the main file first, then the others by path; within a file by line
+ * and column. Problems without a position come first, as they are about the whole load.
+ */
+export function sortErrors(errors: readonly GvError[], mainFile: string): GvError[] {
+  const rank = (p: SourcePosition | undefined): [number, string, number, number] => (p ? [p.file === mainFile ? 1 : 2, p.file, p.line, p.col] : [0, '', 0, 0]);
+  return errors
+    .map((e, i) => ({ e, i, k: rank(e.pos) }))
+    .sort((a, b) => a.k[0] - b.k[0] || (a.k[1] < b.k[1] ? -1 : a.k[1] > b.k[1] ? 1 : 0) || a.k[2] - b.k[2] || a.k[3] - b.k[3] || a.i - b.i)
+    .map((x) => x.e);
 }

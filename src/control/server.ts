@@ -19,13 +19,26 @@ import { once } from 'node:events';
 import { chmod, unlink } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { isAbsolute } from 'node:path';
-import { GvConfigError, GvError, isGvError } from '../errors.js';
+import { GvConfigError, GvError } from '../errors.js';
 import type { SupervisorApi } from '../supervisor/api.js';
 import { VERSION } from '../version.js';
 import { followFile, readLastLines } from './log-tail.js';
 import { prepareSocketPath } from './socket-file.js';
 import { bearerToken, tokensEqual } from './token.js';
-import { API_PREFIX, httpStatusFor, type ErrorBody, type WireError } from './wire.js';
+import {
+  API_PREFIX,
+  httpStatusFor,
+  type AppBody,
+  type ErrorBody,
+  type PluginsBody,
+  type ReloadBody,
+  type RemoveBody,
+  type RestartAllBody,
+  type RestartBody,
+  type StatusBody,
+  type VersionBody,
+  type WireError,
+} from './wire.js';
 
 /** Where the server reports what it did (a command was run, a request failed). DaemonLog fits. */
 export interface ControlLog {
@@ -82,8 +95,7 @@ function badRequest(message: string): GvError {
 /** The wire form of any thrown value: a GvConfigError keeps every problem, anything unexpected is GV_ERR_INTERNAL. */
 function toWireError(err: unknown): WireError {
   if (err instanceof GvConfigError) return { ...err.toJSON(), errors: err.errors.map((e) => e.toJSON()) };
-  if (isGvError(err)) return err.toJSON();
-  return { code: 'GV_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  return GvError.from(err).toJSON();
 }
 
 /**
@@ -321,7 +333,7 @@ export class ControlServer {
     return body as Record<string, unknown>;
   }
 
-  #statusOf(app: string): unknown {
+  #statusOf(app: string): StatusBody {
     const apps = this.#api.status(app);
     if (apps.length === 0) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named "${app}"`);
     return { apps };
@@ -333,34 +345,34 @@ export class ControlServer {
     const seg = '([^/]+)';
     const r = (s: string): RegExp => new RegExp(`^${P}${s}\\/?$`);
     return [
-      { method: 'GET', pattern: r('/version'), handle: () => ({ version: VERSION, node: process.version, pid: process.pid }) },
-      { method: 'GET', pattern: r('/plugins'), handle: () => ({ plugins: api.plugins() }) },
-      { method: 'GET', pattern: r('/status'), handle: () => ({ apps: api.status() }) },
+      { method: 'GET', pattern: r('/version'), handle: (): VersionBody => ({ version: VERSION, node: process.version, pid: process.pid }) },
+      { method: 'GET', pattern: r('/plugins'), handle: (): PluginsBody => ({ plugins: api.plugins() }) },
+      { method: 'GET', pattern: r('/status'), handle: (): StatusBody => ({ apps: api.status() }) },
       { method: 'GET', pattern: r(`/status/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
-      { method: 'GET', pattern: r('/apps'), handle: () => ({ apps: api.status() }) },
+      { method: 'GET', pattern: r('/apps'), handle: (): StatusBody => ({ apps: api.status() }) },
       {
         method: 'POST', pattern: r('/apps'), body: ['file'], mutating: true, creates: true,
         handle: async ({ body }) => {
           const file = body.file;
           if (typeof file !== 'string' || file === '') throw badRequest('the body needs "file": the absolute path of an app config file');
           if (!isAbsolute(file)) throw badRequest(`"file" must be an absolute path (the daemon's working folder is not yours): ${file}`);
-          return { app: await api.addApp(file) };
+          return { app: await api.addApp(file) } satisfies AppBody;
         },
       },
       { method: 'GET', pattern: r(`/apps/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
       {
         method: 'DELETE', pattern: r(`/apps/${seg}`), mutating: true,
-        handle: async ({ params }) => {
+        handle: async ({ params }): Promise<RemoveBody> => {
           await api.removeApp(params[0]!);
           return { removed: params[0]! };
         },
       },
-      { method: 'POST', pattern: r(`/apps/${seg}/start`), mutating: true, handle: async ({ params }) => ({ app: await api.startApp(params[0]!) }) },
-      { method: 'POST', pattern: r(`/apps/${seg}/stop`), mutating: true, handle: async ({ params }) => ({ app: await api.stopApp(params[0]!) }) },
-      { method: 'POST', pattern: r(`/apps/${seg}/kill`), mutating: true, handle: async ({ params }) => ({ app: await api.killApp(params[0]!) }) },
-      { method: 'POST', pattern: r(`/apps/${seg}/restart`), mutating: true, handle: ({ params }) => api.restartApp(params[0]!) },
-      { method: 'POST', pattern: r('/restart-all'), mutating: true, handle: async () => ({ results: await api.restartAll() }) },
-      { method: 'POST', pattern: r('/reload'), mutating: true, handle: () => api.reload() },
+      { method: 'POST', pattern: r(`/apps/${seg}/start`), mutating: true, handle: async ({ params }): Promise<AppBody> => ({ app: await api.startApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/stop`), mutating: true, handle: async ({ params }): Promise<AppBody> => ({ app: await api.stopApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/kill`), mutating: true, handle: async ({ params }): Promise<AppBody> => ({ app: await api.killApp(params[0]!) }) },
+      { method: 'POST', pattern: r(`/apps/${seg}/restart`), mutating: true, handle: ({ params }): Promise<RestartBody> => api.restartApp(params[0]!) },
+      { method: 'POST', pattern: r('/restart-all'), mutating: true, handle: async (): Promise<RestartAllBody> => ({ results: await api.restartAll() }) },
+      { method: 'POST', pattern: r('/reload'), mutating: true, handle: (): Promise<ReloadBody> => api.reload() },
       { method: 'GET', pattern: r(`/apps/${seg}/logs`), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx) },
     ];
   }

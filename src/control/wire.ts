@@ -1,7 +1,8 @@
 /**
  * The control API's wire format, shared by the server (./server.ts) and the client (./client.ts) so
- * the two never disagree: the API version prefix, response bodies, the error body, and which HTTP
- * status each error code travels with.
+ * the two never disagree: the API version prefix, the response bodies (the server's route handlers
+ * are typed to return them, the client reads them), the error body, and which HTTP status each
+ * error code travels with.
  */
 import type { AppStatus, ReloadResult, RestartResult } from '../supervisor/api.js';
 import type { RegistryEntry } from '../plugins/types.js';

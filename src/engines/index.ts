@@ -1,12 +1,10 @@
 /**
  * The built-in engines, registered as the plugin `gracevisor:engines` through the same door as any
- * third-party plugin (`Registry.register`), and the list of every built-in plugin the supervisor
- * registers first.
+ * third-party plugin (`Registry.register`; src/builtins.ts lists it with the other built-ins).
  */
 import { definePlugin } from '../plugins/define.js';
-import { API_VERSION, type Plugin } from '../plugins/types.js';
-import { alertersPlugin, healthchecksPlugin } from '../plugins/builtin-healthchecks.js';
-import { httpEngine } from './http.js';
+import { API_VERSION } from '../plugins/types.js';
+import { httpEngine } from './http/engine.js';
 import { spliceEngine } from './splice.js';
 import { tcpEngine } from './tcp.js';
 
@@ -16,8 +14,5 @@ export const enginesPlugin = definePlugin({
   apiVersion: API_VERSION,
   engines: { http: httpEngine, tcp: tcpEngine, splice: spliceEngine },
 });
-
-/** Every built-in plugin, in the order the supervisor registers them (before any from the config). */
-export const builtinPlugins: readonly Plugin[] = [enginesPlugin, healthchecksPlugin, alertersPlugin];
 
 export default enginesPlugin;

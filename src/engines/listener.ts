@@ -5,7 +5,7 @@
  */
 import type net from 'node:net';
 import { GvError } from '../errors.js';
-import type { EngineOptions } from './engine.js';
+import type { EngineOptions } from '../plugins/engine.js';
 
 /** Listen on `opts.host:opts.port`; resolves once bound. `kind` names the engine in log lines. */
 export function listenOn(server: net.Server, opts: EngineOptions, kind: string): Promise<void> {

@@ -5,9 +5,10 @@
  * to the addon, which dups them, and destroys its own handles; from then on the kernel moves the bytes.
  */
 import net from 'node:net';
-import type { DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
-import { boundAddress, listenOn } from './listener.js';
+import type { EngineOptions, EngineStats, TargetStats } from '../plugins/engine.js';
+import { BaseEngine } from './base-engine.js';
 import type { NativeSplicer, SpliceAddon, SpliceEnd, SpliceTuning } from './splice-addon.js';
+import { TargetState } from './targets.js';
 import { GvError } from '../errors.js';
 
 /** Engine options plus the splice loop's tunables (bench/splice.mjs tries several). */
@@ -16,25 +17,24 @@ export interface SpliceEngineOptions extends EngineOptions {
 }
 
 /**
- * Per-target counters; kept while the target is current or still has connections. As in the tcp and
- * http engines, a target's bytesIn is what came from the target and bytesOut what was sent to it
- * (the engine's own bytesIn/bytesOut are from/to clients).
+ * Per-target counters. As in the tcp and http engines, a target's bytesIn is what came from the
+ * target and bytesOut what was sent to it (the engine's own bytesIn/bytesOut are from/to clients);
+ * here they hold the bytes of this target's ended connections, the live ones come from the addon.
  */
-interface TargetState {
-  target: Target;
-  inFlight: number;
-  total: number;
-  /** Bytes of this target's ended connections, from the target's side. */
-  bytesIn: number;
-  bytesOut: number;
+class SpliceTargetState extends TargetState {
+  /** Connections routed here (connecting upstream, or handed to the addon) and not yet ended. */
+  inFlight = 0;
+
+  override open(): number {
+    return this.inFlight;
+  }
 }
 
 /** A client not yet handed to the addon: waiting for a target, or for its upstream connect. */
 interface Pending {
   client: net.Socket;
-  timer?: NodeJS.Timeout;
   upstream?: net.Socket;
-  state?: TargetState;
+  state?: SpliceTargetState;
 }
 
 /** The fd under a net.Socket (Node 20 keeps it on the internal TCP handle). */
@@ -44,43 +44,35 @@ function socketFd(socket: net.Socket): number {
 }
 
 /** One app's splice proxy. Create through `engines.splice` (src/engines/splice.ts). */
-export class SpliceEngine implements Engine {
-  readonly #opts: SpliceEngineOptions;
+export class SpliceEngine extends BaseEngine<SpliceTargetState, Pending> {
+  readonly #tuning: SpliceTuning;
   readonly #addon: SpliceAddon;
   #splicer: NativeSplicer | null = null;
-  readonly #server: net.Server;
-  #targets: Target[] = [];
-  #next = 0;
-  /** Whether new connections wait for a target while there is none (setTargets' `hold`). */
-  #hold = true;
-  readonly #states = new Map<string, TargetState>();
   /** Native connection id -> its target. */
-  readonly #spliced = new Map<number, TargetState>();
+  readonly #spliced = new Map<number, SpliceTargetState>();
+  /** Clients not yet handed to the addon (held, or connecting upstream). */
   readonly #pending = new Set<Pending>();
-  /** Called after every change in open work; each checks its own condition. */
-  readonly #watchers = new Set<() => void>();
-  #requests = 0;
-  #errors = 0;
   #bytesIn = 0;
   #bytesOut = 0;
-  #closing = false;
   #closed: Promise<void> | null = null;
 
   /** Binds nothing; `listen()` does. */
   constructor(opts: SpliceEngineOptions, addon: SpliceAddon) {
-    this.#opts = opts;
+    const server = net.createServer({ pauseOnConnect: true });
+    super(opts, server, 'splice', (t) => new SpliceTargetState(t));
+    this.#tuning = opts.splice ?? {};
     this.#addon = addon;
-    this.#server = net.createServer({ pauseOnConnect: true }, (client) => this.#accept(client));
+    server.on('connection', (client: net.Socket) => this.#accept(client));
   }
 
-  async listen(): Promise<void> {
+  override async listen(): Promise<void> {
     try {
-      this.#splicer ??= new this.#addon.Splicer((end) => this.#ended(end), this.#opts.splice ?? {});
+      this.#splicer ??= new this.#addon.Splicer((end) => this.#ended(end), this.#tuning);
     } catch (err) {
       throw new GvError('GV_ERR_ENGINE_UNAVAILABLE', `the splice loop cannot start: ${(err as Error).message}`, { cause: err });
     }
     try {
-      await listenOn(this.#server, this.#opts, 'splice');
+      await super.listen();
     } catch (err) {
       // Nothing was accepted: let the loop thread go now rather than at close().
       this.#splicer?.close();
@@ -89,42 +81,8 @@ export class SpliceEngine implements Engine {
     }
   }
 
-  address(): { host: string; port: number } {
-    return boundAddress(this.#server, this.#opts);
-  }
-
-  setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
-    this.#hold = opts.hold ?? true;
-    this.#targets = [...targets];
-    this.#next = 0;
-    for (const t of targets) {
-      const s = this.#states.get(t.id);
-      if (s) s.target = t;
-      else this.#states.set(t.id, { target: t, inFlight: 0, total: 0, bytesIn: 0, bytesOut: 0 });
-    }
-    this.#prune();
-    if (targets.length === 0) {
-      if (!this.#hold) for (const p of [...this.#pending]) if (p.upstream === undefined) this.#fail(p, 'app stopped');
-      return;
-    }
-    for (const p of [...this.#pending]) {
-      if (p.upstream === undefined) {
-        clearTimeout(p.timer);
-        this.#connect(p);
-      }
-    }
-  }
-
-  async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
-    const started = performance.now();
-    const open = (): number => this.#states.get(target.id)?.inFlight ?? 0;
-    if (open() === 0) return { drained: true, open: 0, elapsedMs: 0 };
-    const drained = await this.#until(() => open() === 0, timeoutMs);
-    return { drained, open: open(), elapsedMs: Math.round(performance.now() - started) };
-  }
-
   stats(): EngineStats {
-    const live = new Map<TargetState, { bytesIn: number; bytesOut: number }>();
+    const live = new Map<SpliceTargetState, { bytesIn: number; bytesOut: number }>();
     let bytesIn = this.#bytesIn;
     let bytesOut = this.#bytesOut;
     const counters = this.#splicer?.counters() ?? new Float64Array(0);
@@ -138,7 +96,7 @@ export class SpliceEngine implements Engine {
       bytesIn += counters[i + 1]!;
       bytesOut += counters[i + 2]!;
     }
-    const targets: TargetStats[] = [...this.#states.values()].map((s) => ({
+    const targets: TargetStats[] = this.targets.all().map((s) => ({
       id: s.target.id,
       connections: s.inFlight,
       inFlight: s.inFlight,
@@ -148,8 +106,8 @@ export class SpliceEngine implements Engine {
     }));
     return {
       connections: this.#pending.size + this.#spliced.size,
-      requests: this.#requests,
-      errors: this.#errors,
+      requests: this.requests,
+      errors: this.errors,
       bytesIn,
       bytesOut,
       targets,
@@ -161,82 +119,53 @@ export class SpliceEngine implements Engine {
     return this.#closed;
   }
 
+  protected release(st: SpliceTargetState, p: Pending): void {
+    this.#connect(st, p);
+  }
+
+  protected refuse(p: Pending): void {
+    this.#fail(p, this.closing ? 'closing' : this.holding ? 'no target' : 'app stopped');
+  }
+
   async #close(timeoutMs: number | undefined): Promise<void> {
-    this.#closing = true;
-    const serverClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.closing = true;
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Clients still waiting for a target will never get one now.
-    for (const p of [...this.#pending]) {
-      if (p.upstream === undefined) this.#fail(p, 'closing');
-    }
-    const openWork = (): number => this.#pending.size + this.#spliced.size;
-    if (openWork() > 0) await this.#until(() => openWork() === 0, timeoutMs ?? Infinity);
+    for (const p of this.held.takeAll()) this.refuse(p);
+    // Every connection left is counted in flight by its target: connecting upstream, or spliced.
+    const idle = (ms: number): Promise<boolean[]> => Promise.all(this.targets.all().map((st) => st.waitIdle(ms)));
+    await idle(timeoutMs ?? Infinity);
     for (const p of [...this.#pending]) this.#fail(p, 'closing');
-    // Resets what is left; each reset connection is reported, so wait for the last report.
-    const reported = this.#spliced.size === 0 ? Promise.resolve(true) : this.#until(() => this.#spliced.size === 0, Infinity);
+    // Resets what is left; each reset connection is reported (and settles its target), so wait for the last report.
     this.#splicer?.close();
-    await reported;
+    await idle(Infinity);
+    this.targets.clear();
     await serverClosed;
-  }
-
-  /** Resolves true when `done()` holds after some change, false after timeoutMs. */
-  #until(done: () => boolean, timeoutMs: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const check = (): void => {
-        if (!done()) return;
-        this.#watchers.delete(check);
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#watchers.add(check);
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          this.#watchers.delete(check);
-          resolve(done());
-        }, Math.max(0, timeoutMs));
-      }
-    });
-  }
-
-  #changed(): void {
-    for (const w of [...this.#watchers]) w();
-    this.#prune();
-  }
-
-  /** Forgets targets that are no longer current and have nothing open. */
-  #prune(): void {
-    for (const [id, s] of this.#states) {
-      if (s.inFlight === 0 && !this.#targets.some((t) => t.id === id)) this.#states.delete(id);
-    }
   }
 
   #accept(client: net.Socket): void {
     // Errors surface only once we touch the socket; a listener keeps them from being uncaught.
     client.on('error', () => {});
-    this.#requests++;
-    if (this.#closing) {
-      this.#errors++;
+    this.requests++;
+    if (this.closing) {
+      this.errors++;
       client.resetAndDestroy();
       return;
     }
     const p: Pending = { client };
     this.#pending.add(p);
-    if (this.#targets.length > 0) {
-      this.#connect(p);
-      return;
-    }
-    if (!this.#hold) {
-      this.#fail(p, 'app stopped');
+    const st = this.targets.pick();
+    if (st) {
+      this.#connect(st, p);
       return;
     }
     // No instance ready (a restart with nothing running, or a cold start): hold the client, as the
-    // tcp engine does, then give up.
-    p.timer = setTimeout(() => this.#fail(p, 'no target'), this.#opts.queueTimeoutMs);
+    // tcp engine does, then give up. A client that leaves meanwhile is reset at the timeout anyway.
+    this.holdOrRefuse(p, () => {});
   }
 
-  #connect(p: Pending): void {
-    const target = this.#targets[this.#next++ % this.#targets.length]!;
-    const state = this.#states.get(target.id)!;
+  #connect(state: SpliceTargetState, p: Pending): void {
+    const target = state.target;
     state.inFlight++;
     state.total++;
     p.state = state;
@@ -245,7 +174,7 @@ export class SpliceEngine implements Engine {
     upstream.pause();
     p.upstream = upstream;
     upstream.once('error', (err: NodeJS.ErrnoException) => {
-      this.#opts.log('warn', 'splice upstream connect failed', { app: this.#opts.app, target: target.id, code: err.code });
+      this.opts.log('warn', 'splice upstream connect failed', { app: this.opts.app, target: target.id, code: err.code });
       this.#fail(p, err.code ?? 'upstream error');
     });
     upstream.once('connect', () => this.#handOver(p));
@@ -258,7 +187,7 @@ export class SpliceEngine implements Engine {
       if (this.#splicer === null) throw new Error('the splice loop is closed');
       id = this.#splicer.add(socketFd(client), socketFd(upstream!));
     } catch (err) {
-      this.#opts.log('error', 'splice hand-over failed', { app: this.#opts.app, code: (err as NodeJS.ErrnoException).code });
+      this.opts.log('error', 'splice hand-over failed', { app: this.opts.app, code: (err as NodeJS.ErrnoException).code });
       this.#fail(p, 'hand-over');
       return;
     }
@@ -271,14 +200,16 @@ export class SpliceEngine implements Engine {
 
   #fail(p: Pending, why: string): void {
     if (!this.#pending.delete(p)) return;
-    clearTimeout(p.timer);
-    this.#errors++;
+    this.held.remove(p);
+    this.errors++;
     // A reset, as the tcp engine does: a half-open client would otherwise wait on a clean end.
     p.client.resetAndDestroy();
     p.upstream?.destroy();
-    if (p.state) p.state.inFlight--;
-    this.#opts.log('info', 'splice connection refused', { app: this.#opts.app, why });
-    this.#changed();
+    if (p.state) {
+      p.state.inFlight--;
+      p.state.settle();
+    }
+    this.opts.log('info', 'splice connection refused', { app: this.opts.app, why });
   }
 
   #ended(end: SpliceEnd): void {
@@ -290,6 +221,6 @@ export class SpliceEngine implements Engine {
     state.bytesOut += end.bytesIn;
     this.#bytesIn += end.bytesIn;
     this.#bytesOut += end.bytesOut;
-    this.#changed();
+    state.settle();
   }
 }

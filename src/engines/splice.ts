@@ -3,7 +3,7 @@
  * socket inside the kernel by a native addon. Optional: where the addon is missing, the definition
  * says why and `create()` refuses with that reason.
  */
-import type { EngineDefinition } from './engine.js';
+import type { EngineDefinition } from '../plugins/engine.js';
 import { GvError } from '../errors.js';
 import { loadSpliceAddon, defaultSpliceAddonPath } from './splice-addon.js';
 import { SpliceEngine, type SpliceEngineOptions } from './splice-engine.js';

@@ -5,193 +5,72 @@
  * reset on one side destroys the other, and a connection counts as in flight until both sockets closed.
  */
 import net from 'node:net';
-import { boundAddress, listenOn } from './listener.js';
-import { TargetSet } from './targets.js';
-import type { DrainResult, Engine, EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target, TargetStats } from './engine.js';
+import type { EngineDefinition, EngineOptions, EngineStats } from '../plugins/engine.js';
+import { BaseEngine, ClientSockets } from './base-engine.js';
+import { TargetState, trackPair } from './targets.js';
 
-/** Per-target counters and drain waiters. */
-class TcpTargetState {
-  readonly target: Target;
-  /** Client connections routed here and not yet fully closed. */
+/** Per-target counters: the client connections routed here and not yet fully closed. */
+class TcpTargetState extends TargetState {
   readonly conns = new Set<net.Socket>();
   /** Upstream sockets of those connections, open right now. */
   upstreamOpen = 0;
-  total = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  waiters: (() => void)[] = [];
 
-  constructor(target: Target) {
-    this.target = target;
-  }
-
-  settle(): void {
-    if (this.conns.size === 0 && this.waiters.length > 0) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) w();
-    }
+  override open(): number {
+    return this.conns.size;
   }
 }
 
-interface HeldConn {
-  socket: net.Socket;
-  timer: NodeJS.Timeout;
-}
-
-/** The tcp engine. */
-export class TcpEngine implements Engine {
-  readonly #opts: EngineOptions;
-  readonly #server: net.Server;
-  /** Every target seen and not forgotten: the current ones (round robin) and those with work in flight. */
-  readonly #targets = new TargetSet((t) => new TcpTargetState(t));
-  #held: HeldConn[] = [];
-  /** Whether new connections wait for a target while there is none (setTargets' `hold`). */
-  #hold = true;
-  readonly #clients = new Set<net.Socket>();
-  #closedBytesIn = 0;
-  #closedBytesOut = 0;
-  #requests = 0;
-  #errors = 0;
-  #listening = false;
-  #closing = false;
+/** The tcp engine. Held work is a client socket, paused, nothing read yet. */
+export class TcpEngine extends BaseEngine<TcpTargetState, net.Socket> {
+  readonly #clients = new ClientSockets();
 
   constructor(opts: EngineOptions) {
-    this.#opts = opts;
     // pauseOnConnect: nothing is read from the client until its upstream is connected, so no bytes
     // are buffered in JavaScript while we wait; allowHalfOpen: an ended side can still receive.
-    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) => this.#onConnection(socket));
-  }
-
-  async listen(): Promise<void> {
-    await listenOn(this.#server, this.#opts, 'tcp');
-    this.#listening = true;
-  }
-
-  address(): { host: string; port: number } {
-    return boundAddress(this.#server, this.#opts);
-  }
-
-  setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
-    this.#hold = opts.hold ?? true;
-    const next = this.#targets.set(targets);
-    if (next.length > 0 && this.#held.length > 0) {
-      const held = this.#held;
-      this.#held = [];
-      for (const h of held) {
-        clearTimeout(h.timer);
-        if (!h.socket.destroyed) this.#route(this.#targets.pick()!, h.socket);
-      }
-    } else if (next.length === 0 && !this.#hold) {
-      for (const h of this.#held.splice(0)) {
-        clearTimeout(h.timer);
-        this.#errors++;
-        abort(h.socket);
-      }
-    }
-  }
-
-  async drain(target: Target, timeoutMs: number): Promise<DrainResult> {
-    const started = Date.now();
-    const st = this.#targets.get(target.id);
-    if (!st) return { drained: true, open: 0, elapsedMs: 0 };
-    if (st.conns.size > 0) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          const i = st.waiters.indexOf(done);
-          if (i >= 0) st.waiters.splice(i, 1);
-          resolve();
-        }, timeoutMs);
-        st.waiters.push(done);
-      });
-    }
-    const open = st.conns.size;
-    // Forget a drained target that is no longer current (one entry per instance ever had would grow forever).
-    if (open === 0 && !this.#targets.isCurrent(st)) this.#targets.forget(target.id);
-    return { drained: open === 0, open, elapsedMs: Date.now() - started };
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
+    super(opts, server, 'tcp', (t) => new TcpTargetState(t));
+    server.on('connection', (socket: net.Socket) => this.#onConnection(socket));
   }
 
   stats(): EngineStats {
-    let bytesIn = this.#closedBytesIn;
-    let bytesOut = this.#closedBytesOut;
-    for (const s of this.#clients) {
-      bytesIn += s.bytesRead;
-      bytesOut += s.bytesWritten;
-    }
-    const targets: TargetStats[] = this.#targets.all().map((st) => ({
-      id: st.target.id,
-      connections: st.upstreamOpen,
-      inFlight: st.conns.size,
-      total: st.total,
-      bytesIn: st.bytesIn,
-      bytesOut: st.bytesOut,
-    }));
-    return { connections: this.#clients.size, requests: this.#requests, errors: this.#errors, bytesIn, bytesOut, targets };
+    return this.statsOf(this.#clients, (st) => st.upstreamOpen);
   }
 
   async close(timeoutMs?: number): Promise<void> {
-    if (this.#closing) return;
-    this.#closing = true;
-    const closed = this.#listening ? new Promise<void>((resolve) => this.#server.close(() => resolve())) : Promise.resolve();
-    for (const h of this.#held.splice(0)) {
-      clearTimeout(h.timer);
-      abort(h.socket);
-    }
-    const states = this.#targets.all();
-    await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? 2_147_483_647)));
-    for (const s of this.#clients) abort(s);
-    this.#targets.clear();
+    const closed = this.stopListening();
+    if (!closed) return;
+    for (const socket of this.held.takeAll()) abort(socket);
+    const states = this.targets.all();
+    await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? Infinity)));
+    for (const s of this.#clients.open) abort(s);
+    this.targets.clear();
     await closed;
   }
 
+  protected release(st: TcpTargetState, socket: net.Socket): void {
+    if (!socket.destroyed) this.#route(st, socket);
+  }
+
+  protected refuse(socket: net.Socket): void {
+    this.errors++;
+    abort(socket);
+  }
 
   #onConnection(socket: net.Socket): void {
-    this.#requests++;
+    this.requests++;
     this.#clients.add(socket);
-    socket.once('close', () => {
-      this.#clients.delete(socket);
-      this.#closedBytesIn += socket.bytesRead;
-      this.#closedBytesOut += socket.bytesWritten;
-    });
     socket.on('error', () => {}); // reported through 'close'; the route below destroys the other side
-    if (this.#closing) {
-      this.#errors++;
-      abort(socket);
+    if (this.closing) {
+      this.refuse(socket);
       return;
     }
-    const st = this.#targets.pick();
+    const st = this.targets.pick();
     if (st) {
       this.#route(st, socket);
       return;
     }
-    if (!this.#hold) {
-      this.#errors++;
-      abort(socket);
-      return;
-    }
     // No target: keep the client waiting (paused, nothing read) until one appears or the queue timeout.
-    const held: HeldConn = {
-      socket,
-      timer: setTimeout(() => {
-        const i = this.#held.indexOf(held);
-        if (i < 0) return;
-        this.#held.splice(i, 1);
-        this.#errors++;
-        abort(socket);
-      }, this.#opts.queueTimeoutMs),
-    };
-    this.#held.push(held);
-    socket.once('close', () => {
-      const i = this.#held.indexOf(held);
-      if (i >= 0) {
-        this.#held.splice(i, 1);
-        clearTimeout(held.timer);
-      }
-    });
+    this.holdOrRefuse(socket, (stop) => socket.once('close', stop));
   }
 
   /** Connect `client` to `st`'s target and pipe both ways. */
@@ -201,23 +80,12 @@ export class TcpEngine implements Engine {
     st.upstreamOpen++;
     const upstream = net.connect({ host: st.target.host, port: st.target.port, allowHalfOpen: true, noDelay: true });
     let connected = false;
-    let closed = 0;
-    const sideClosed = (): void => {
-      if (++closed < 2) return;
-      st.bytesIn += upstream.bytesRead;
-      st.bytesOut += upstream.bytesWritten;
-      st.conns.delete(client);
-      st.settle();
-    };
-    upstream.once('close', () => {
-      st.upstreamOpen--;
-      sideClosed();
-    });
-    client.once('close', sideClosed);
+    upstream.once('close', () => st.upstreamOpen--);
+    trackPair(st, client, upstream, () => st.conns.delete(client));
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) {
-        this.#errors++;
-        this.#opts.log('warn', 'upstream connection failed', { app: this.#opts.app, target: st.target.id, error: err.code ?? err.message });
+        this.errors++;
+        this.opts.log('warn', 'upstream connection failed', { app: this.opts.app, target: st.target.id, error: err.code ?? err.message });
       }
       abort(client);
     });

@@ -9,11 +9,10 @@ import http from 'node:http';
 import net from 'node:net';
 import { parse as parseShell } from 'shell-quote';
 import { GvError, type SourcePosition } from '../errors.js';
-import type { Target } from '../engines/engine.js';
+import type { Target } from './engine.js';
 import type { HealthcheckConfig } from '../config/model.js';
 import { definePlugin } from './define.js';
 import { API_VERSION, type HealthcheckDefinition, type ProbeResult } from './types.js';
-export { alertersPlugin } from './builtin-alerters.js';
 
 /** The type-specific options each check accepts. */
 const HTTP_OPTIONS = ['path', 'expect_status', 'host'];

@@ -1,13 +1,15 @@
 /**
- * Loading the external plugins named in a config's `plugins` list. The config layer calls
- * `loadPlugins` (through its `opts.loadPlugins` callback) with each spec and where it was written.
- * A plugin that fails to import, has the wrong shape or fails registration is a config error
+ * Loading the external plugins named in a config's `plugins` list: phase 2 of config loading
+ * (docs/architecture.md "Config"). {@link configLoadOptions} hands the config layer this loader and
+ * the registry's view together, for the daemon, reload, `add` and `--check` alike. A plugin that
+ * fails to import, has the wrong shape or fails registration is a config error
  * (GV_ERR_CONFIG_PLUGIN_LOAD at the spec's position), never a crash.
  */
 import { createRequire } from 'node:module';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GvConfigError, GvError, type SourcePosition } from '../errors.js';
+import type { ConfigRegistryView } from '../config/validate.js';
 import type { Registry } from './registry.js';
 import type { Plugin } from './types.js';
 
@@ -18,7 +20,8 @@ export interface PluginSpec {
 }
 
 /**
- * Import every spec and register its plugin in `registry`, in order. Returns the plugins registered.
+ * Import every spec and register its plugin in `registry`, in order. A spec this registry loaded
+ * before is skipped (a reload names the same plugins again). Returns the plugins registered now.
  * Throws a GvConfigError holding one GV_ERR_CONFIG_PLUGIN_LOAD per spec that failed (with `pos`, and
  * `details: { spec, plugin?, code? }` where `code` is the registry's own code when registration failed);
  * the specs that loaded are registered all the same.
@@ -27,10 +30,11 @@ export async function loadPlugins(registry: Registry, specs: readonly PluginSpec
   const loaded: Plugin[] = [];
   const errors: GvError[] = [];
   for (const { spec, pos } of specs) {
+    if (registry.hasSpec(spec)) continue;
     try {
       const plugin = await importPlugin(spec, pos);
       try {
-        registry.register(plugin);
+        registry.register(plugin, spec);
       } catch (err) {
         const gv = err instanceof GvError ? err : undefined;
         throw new GvError('GV_ERR_CONFIG_PLUGIN_LOAD', `plugin ${spec}: ${err instanceof Error ? err.message : String(err)}`, {
@@ -88,4 +92,14 @@ function resolveSpec(spec: string, pos: SourcePosition): string {
     }
   }
   return spec;
+}
+
+/** What `loadConfig` needs from a registry: its view for phase 3 and this loader for phase 2. */
+export function configLoadOptions(registry: Registry): { registry: ConfigRegistryView; loadPlugins: (specs: PluginSpec[]) => Promise<void> } {
+  return {
+    registry: registry.configView(),
+    loadPlugins: async (specs) => {
+      await loadPlugins(registry, specs);
+    },
+  };
 }

@@ -5,7 +5,8 @@
  * nothing when any check fails. There is no global registry: each Supervisor builds its own.
  */
 import { GvError, type ErrorCode } from '../errors.js';
-import type { EngineDefinition } from '../engines/engine.js';
+import type { ConfigRegistryView } from '../config/validate.js';
+import type { EngineDefinition } from './engine.js';
 import { Hooks, isHookName, type HookOrder } from './hooks.js';
 import {
   API_VERSION,
@@ -55,6 +56,8 @@ export interface RegistryOptions {
 export class Registry {
   readonly #items = new Map<string, Item>();
   readonly #plugins = new Map<string, Plugin>();
+  /** The config specs (paths, package names) the registered plugins were loaded from. */
+  readonly #specs = new Set<string>();
   readonly #hooks: Hooks;
 
   constructor(opts: RegistryOptions = {}) {
@@ -68,16 +71,23 @@ export class Registry {
 
   /**
    * Check and register `plugin`: its engines, health checks and alerters get their ids, its hooks
-   * are subscribed. Throws a GV_ERR_PLUGIN_* GvError with `details.plugin` on the first problem
-   * found, and then nothing of the plugin is registered.
+   * are subscribed. `spec` is the config entry it was loaded from, if any (see {@link hasSpec}).
+   * Throws a GV_ERR_PLUGIN_* GvError with `details.plugin` on the first problem found, and then
+   * nothing of the plugin is registered.
    */
-  register(plugin: Plugin): void {
+  register(plugin: Plugin, spec?: string): void {
     const { items, hooks } = this.#check(plugin as unknown);
     // Everything checked: commit. Nothing below can throw for a plugin that passed #check.
     const name = plugin.name;
     this.#plugins.set(name, plugin);
+    if (spec !== undefined) this.#specs.add(spec);
     for (const item of items) this.#items.set(item.id, item);
     for (const h of hooks) this.#hooks.add(name, h.name, h.handler as HookTable[HookName], h.order);
+  }
+
+  /** True when a plugin loaded from config entry `spec` is registered. */
+  hasSpec(spec: string): boolean {
+    return this.#specs.has(spec);
   }
 
   /** True when a plugin by that name is registered. */
@@ -114,11 +124,16 @@ export class Registry {
   }
 
   /**
-   * The view the config layer checks engines and health check types against (`loadConfig`'s
-   * `registry` option): engine availability by name, health check parsers by type.
+   * The view phase 3 of config loading checks against (`loadConfig`'s `registry` option): engine
+   * availability by name, health check parsers by type, and the registered names for suggestions.
    */
-  configView(): { engine(name: string): AvailabilityInfo | undefined; healthcheck(type: string): HealthcheckDefinition | undefined } {
-    return { engine: (name) => this.engineInfo(name), healthcheck: (type) => this.healthcheck(type) };
+  configView(): ConfigRegistryView {
+    return { engine: (name) => this.engineInfo(name), healthcheck: (type) => this.healthcheck(type), names: (kind) => this.names(kind) };
+  }
+
+  /** The keys registered for `kind`, sorted (`http`, `splice`, `tcp` for engines). */
+  names(kind: RegistryKind): string[] {
+    return [...this.#items.values()].filter((i) => i.kind === kind).map((i) => i.key).sort();
   }
 
   /** The health check type registered as `healthchecks.<type>`. */

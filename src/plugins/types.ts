@@ -1,15 +1,16 @@
 /**
  * The plugin API: what a plugin is, what it may contribute, and the one table of lifecycle hooks.
  * A plugin is a plain named object (see `definePlugin` in ./define.ts); built-ins use the same shape.
+ * The engine contract is in ./engine.ts, beside this.
  */
-import type { EngineDefinition, Target } from '../engines/engine.js';
+import type { EngineDefinition, Target } from './engine.js';
 import type { AppConfig, Config, HealthcheckConfig } from '../config/model.js';
 import type { SourcePosition } from '../errors.js';
 
 /** The plugin API version this build of gracevisor speaks. */
 export const API_VERSION = 1;
 
-/** Instance states (DESIGN.md, Instance states). */
+/** Instance states (docs/architecture.md, "Instance states"). */
 export type InstanceState =
   | 'starting'
   | 'serving'
@@ -156,7 +157,7 @@ export interface Alerter {
 /** How a plugin contributes an alerter type (registered as `alerters.<key>`). */
 export interface AlerterDefinition {
   description: string;
-  /** Subscribe to the hooks it cares about. `options` come from the config's `alerts` entries. */
+  /** Subscribe to the hooks it cares about. `options` are the alerter's own settings. */
   create(options: Record<string, unknown>, hooks: HookSubscriber, log: HookContext['log']): Alerter;
 }
 

@@ -2,7 +2,7 @@
  * What the Supervisor offers the control plane. The control API server (src/control/) calls only
  * these methods; the Supervisor class (./supervisor.ts) implements them. Every failure is a GvError.
  */
-import type { EngineStats } from '../engines/engine.js';
+import type { EngineStats } from '../plugins/engine.js';
 import type { InstanceState, RegistryEntry } from '../plugins/types.js';
 
 /** One instance as `status` shows it. */

@@ -1,26 +1,30 @@
 /**
- * One app: its engine (the public listener), its instances and its restart policy. Everything that
- * changes which instances serve runs one task at a time through the app's queue, so a restart, a
- * crash replacement and an operator's stop never interleave; a second restart request while one is
- * pending joins it (coalesced).
+ * One app: its engine (the public listener), its instances, its state machine
+ * ({@link APP_TRANSITIONS}), its failure policy (./restart-policy.ts) and its rollout (./rollout.ts).
+ * Everything that changes which instances serve runs one task at a time through the app's queue, so
+ * a restart, a crash replacement and an operator's stop never interleave; a second restart request
+ * while one is pending joins it (coalesced).
  *
- * Restart (DESIGN.md): for each serving instance in turn — spawn a new one on a free port, wait until
- * it is ready, `preSwitch`, `engine.setTargets` with the new one in place of the old, drain the old
- * (`drain_timeout`), stop it (`stop_signal`, SIGKILL after `stop_timeout`). If the new instance fails,
- * it is torn down, the old keeps serving, `onRestartFailed` fires and the policy backs off.
+ * Restart (docs/architecture.md "Restart data flow"): for each serving instance in turn, spawn a new
+ * one on a free port, wait until it is ready, `preSwitch`, `engine.setTargets` with the new one in
+ * place of the old, drain the old (`drain_timeout`), stop it (`stop_signal`, SIGKILL after
+ * `stop_timeout`). If the new instance fails, it is torn down, the old keeps serving,
+ * `onRestartFailed` fires and the policy backs off.
  */
 import { GvError } from '../errors.js';
 import type { AppConfig } from '../config/model.js';
-import type { Engine, EngineStats } from '../engines/engine.js';
+import type { Engine, EngineStats } from '../plugins/engine.js';
 import type { ExitInfo, HealthcheckDefinition } from '../plugins/types.js';
 import type { AppStatus, RestartResult } from './api.js';
 import { AppLogs, type LogFilePool } from './app-logs.js';
 import type { DaemonLog } from './daemon-log.js';
 import { Instance, type HookSink, type ProbeTiming } from './instance.js';
 import type { PortPool } from './port-pool.js';
-import { healthcheckProbe, tcpProbe } from './readiness.js';
-import { RestartPolicy, type BackoffOptions } from './restart-policy.js';
+import { healthcheckProbe } from './readiness.js';
+import { FailurePolicy, type BackoffOptions } from './restart-policy.js';
+import { Rollout, type StartReason } from './rollout.js';
 import { checkUserSwitch, resolveUser, type ResolvedUser } from './spawn-spec.js';
+import { StateMachine, type TransitionTable } from './state-machine.js';
 import type { StateFile } from './state-file.js';
 
 /** What an App gets from its Supervisor. */
@@ -40,7 +44,26 @@ export interface AppContext {
   probeTiming?: ProbeTiming;
 }
 
-type Reason = 'start' | 'restart' | 'replace' | 'scale';
+/** An app's state: what `status` shows, and `removed` once it is closed. */
+export type AppState = AppStatus['state'] | 'removed';
+
+/**
+ * Every legal transition of an app. `starting`, `running` and `restarting` mean the app should run;
+ * `stopping` and `stopped` that an operator stopped it; `fatal` that it gave up (nothing is started
+ * until an operator acts); `removed` is final.
+ */
+export const APP_TRANSITIONS: TransitionTable<AppState> = {
+  stopped: ['starting', 'restarting', 'stopping', 'fatal', 'removed'],
+  starting: ['running', 'restarting', 'stopping', 'stopped', 'fatal', 'removed'],
+  running: ['starting', 'restarting', 'stopping', 'stopped', 'fatal', 'removed'],
+  restarting: ['running', 'starting', 'stopping', 'stopped', 'fatal', 'removed'],
+  stopping: ['stopped', 'starting', 'restarting', 'fatal', 'removed'],
+  fatal: ['starting', 'restarting', 'stopping', 'stopped', 'removed'],
+  removed: [],
+};
+
+/** How long one readiness probe may take without a configured check (a TCP connect on the instance's host). */
+const READINESS_TIMEOUT_MS = 1000;
 
 const EMPTY_STATS: EngineStats = { connections: 0, requests: 0, errors: 0, bytesIn: 0, bytesOut: 0, targets: [] };
 
@@ -52,18 +75,15 @@ export class App {
   #logs: AppLogs;
   #user: ResolvedUser | null;
   #hc: HealthcheckDefinition | null;
-  #policy: RestartPolicy;
+  /** Readiness without a configured check: the registry's `healthchecks.tcp` (checked by prepareConfig). */
+  readonly #tcp: HealthcheckDefinition | null;
+  readonly #failures: FailurePolicy;
+  readonly #rollout: Rollout;
+  readonly #machine: StateMachine<AppState>;
   readonly #instances = new Set<Instance>();
   #serving: Instance[] = [];
-  #wanted: 'running' | 'stopped' = 'stopped';
-  #fatal = false;
-  #stopping = false;
-  #restarting = false;
-  #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
   #pendingRestart: Promise<RestartResult> | null = null;
-  #retryTimer: NodeJS.Timeout | null = null;
-  #stableTimer: NodeJS.Timeout | null = null;
   #restarts = 0;
   #lastError: string | null = null;
   /** Why the app cannot run at all (unknown user, user switch refused), or null. */
@@ -75,8 +95,21 @@ export class App {
     this.#engine = engine;
     this.#user = user;
     this.#hc = hc;
+    this.#tcp = ctx.healthcheck('tcp') ?? null;
     this.#logs = new AppLogs(ctx.logFiles, config.logger);
-    this.#policy = new RestartPolicy(config.max_retries, ctx.backoff);
+    this.#failures = new FailurePolicy(config.max_retries, ctx.backoff);
+    this.#machine = new StateMachine<AppState>(`app ${config.name}`, APP_TRANSITIONS, 'stopped');
+    const app = this;
+    this.#rollout = new Rollout({
+      get name() { return app.name; },
+      get config() { return app.#config; },
+      engine,
+      hooks: ctx.hooks,
+      get serving() { return app.#serving; },
+      wantsToRun: () => this.#wantsToRun(),
+      setServing: (next, removed) => this.#setServing(next, removed),
+      spawnReady: (reason) => this.#spawnReady(reason),
+    });
   }
 
   /**
@@ -91,7 +124,7 @@ export class App {
     } catch (err) {
       if (!opts.tolerateSetupError) throw err;
       // The daemon starts anyway: the app shows up as fatal with the reason, its listener answers 503.
-      setupError = toGvError(err);
+      setupError = GvError.from(err);
       p = { config, user: null, hc: null };
     }
     const engine = ctx.createEngine(config);
@@ -118,7 +151,7 @@ export class App {
     this.#config = p.config;
     this.#user = p.user;
     this.#hc = p.hc;
-    this.#policy = new RestartPolicy(p.config.max_retries, this.#ctx.backoff);
+    this.#failures.configure(p.config.max_retries);
     if (JSON.stringify(oldLogger) === JSON.stringify(p.config.logger)) return null;
     const old = this.#logs;
     this.#logs = new AppLogs(this.#ctx.logFiles, p.config.logger);
@@ -135,6 +168,11 @@ export class App {
 
   get engine(): Engine {
     return this.#engine;
+  }
+
+  /** The app's state (see {@link APP_TRANSITIONS}). */
+  get state(): AppState {
+    return this.#machine.state;
   }
 
   /** Instances the engine sends new work to. */
@@ -167,11 +205,12 @@ export class App {
     } catch {
       // An engine that is closed or not listening has no stats to give.
     }
+    const state = this.#machine.state;
     return {
       name: this.name,
       address: `${addr.host}:${addr.port}`,
       engine: this.#config.proxy,
-      state: this.#appState(),
+      state: state === 'removed' ? 'stopped' : state,
       instances: [...this.#instances].map((i) => ({
         id: i.id,
         pid: i.pid,
@@ -194,13 +233,12 @@ export class App {
    */
   async start(): Promise<void> {
     this.#assertOpen();
-    this.#wanted = 'running';
     if (this.#setupError) {
       this.#failSetup();
       return;
     }
-    this.#fatal = false;
-    this.#policy.reset();
+    if (!this.#wantsToRun()) this.#setState('starting');
+    this.#failures.reset();
     this.#refreshHold();
     await this.#enqueue(() => this.#reconcileTask('start'));
   }
@@ -211,22 +249,18 @@ export class App {
    * instance failed (the old ones keep serving and the policy retries); never rejects.
    */
   restart(opts: { reason?: string; coalesce?: boolean; operator?: boolean } = {}): Promise<RestartResult> {
-    if (this.#closed) return Promise.resolve(this.#result(Date.now(), false, new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`)));
+    if (this.#machine.is('removed')) return Promise.resolve(this.#result(Date.now(), false, new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`)));
     if (this.#setupError) {
-      this.#wanted = 'running';
       this.#failSetup();
       return Promise.resolve(this.#result(Date.now(), false, this.#setupError));
     }
     if ((opts.coalesce ?? true) && this.#pendingRestart) {
       return this.#pendingRestart.then((r) => ({ ...r, coalesced: true }));
     }
-    if (opts.operator ?? true) {
-      this.#fatal = false;
-      this.#policy.reset();
-    }
-    this.#wanted = 'running';
+    if (opts.operator ?? true) this.#failures.reset();
+    this.#setState('restarting');
     this.#refreshHold();
-    this.#clearRetry();
+    this.#failures.cancelRetry();
     const p = this.#enqueue(() => this.#restartTask(opts.reason ?? 'operator'));
     this.#pendingRestart = p;
     void p.finally(() => {
@@ -237,24 +271,19 @@ export class App {
 
   /** Graceful stop: no new work to any instance, drain each, stop it. The listener stays open. */
   async stop(): Promise<void> {
-    this.#wanted = 'stopped';
-    this.#clearRetry();
-    this.#stopping = true;
-    try {
-      await this.#enqueue(async () => {
-        const all = [...this.#instances];
-        this.#setServing([], null);
-        await Promise.all(all.map((i) => this.#retire(i)));
-      });
-    } finally {
-      this.#stopping = false;
-    }
+    if (this.#machine.is('removed')) return;
+    this.#failures.cancelRetry();
+    this.#setState('stopping');
+    await this.#enqueue(() => this.#rollout.retireAll([...this.#instances]));
+    // A start or restart asked for meanwhile has moved the state on already.
+    if (this.#machine.is('stopping')) this.#setState('stopped');
   }
 
   /** SIGKILL every instance now, no drain; a start or restart in progress fails. */
   async kill(): Promise<void> {
-    this.#wanted = 'stopped';
-    this.#clearRetry();
+    if (this.#machine.is('removed')) return;
+    this.#failures.cancelRetry();
+    this.#setState('stopped');
     this.#setServing([], null);
     await Promise.all([...this.#instances].map((i) => i.kill()));
   }
@@ -264,9 +293,9 @@ export class App {
    * up to `timeoutMs`, default drain_timeout), then drain and stop every instance, then the log files.
    */
   async close(timeoutMs?: number): Promise<void> {
-    if (this.#closed) return;
-    this.#wanted = 'stopped';
-    this.#clearRetry();
+    if (this.#machine.is('removed')) return;
+    this.#failures.cancelRetry();
+    if (this.#wantsToRun() || this.#machine.is('fatal')) this.#setState('stopping');
     // Stop accepting first, while the instances still serve what is in flight; then stop them.
     try {
       // Bounded: a client holding a connection open (a WebSocket) must not hold up a shutdown forever.
@@ -275,9 +304,8 @@ export class App {
       this.#ctx.log.warn('engine close failed', { app: this.name, error: (err as Error).message });
     }
     await this.stop();
-    this.#closed = true;
-    this.#clearRetry();
-    if (this.#stableTimer) clearTimeout(this.#stableTimer);
+    this.#setState('removed');
+    this.#failures.close();
     await this.#logs.close();
   }
 
@@ -289,26 +317,17 @@ export class App {
     try {
       await hooks.runPre('preRestart', this.name, { reason });
     } catch (err) {
+      this.#settle();
       return this.#result(t0, false, err);
     }
-    this.#restarting = true;
     try {
-      for (const old of [...this.#serving]) {
-        if (!this.#serving.includes(old)) continue; // crashed meanwhile
-        if (this.#serving.length > this.#config.instances) {
-          this.#setServing(this.#serving.filter((i) => i !== old), old);
-          await this.#retire(old);
-          continue;
-        }
-        await this.#replace(old, 'restart');
-      }
-      await this.#fill('restart');
+      await this.#rollout.restart();
     } catch (err) {
-      this.#restarting = false;
+      this.#settle();
       this.#attemptFailed(err, 'restart');
       return this.#result(t0, false, err);
     }
-    this.#restarting = false;
+    this.#settle();
     this.#restarts++;
     this.#lastError = null;
     const durationMs = Date.now() - t0;
@@ -317,61 +336,23 @@ export class App {
   }
 
   /** Replace unhealthy instances, top up to `instances`, retire extras. */
-  async #reconcileTask(reason: Reason): Promise<void> {
-    if (this.#wanted !== 'running' || this.#closed) return;
+  async #reconcileTask(reason: StartReason): Promise<void> {
+    if (!this.#wantsToRun()) return;
     try {
-      for (const inst of [...this.#serving]) {
-        if (inst.state === 'unhealthy' && this.#serving.includes(inst)) await this.#replace(inst, 'replace');
-      }
-      await this.#fill(reason);
-      while (this.#serving.length > this.#config.instances) {
-        const extra = this.#serving[0]!;
-        this.#setServing(this.#serving.slice(1), extra);
-        await this.#retire(extra);
-      }
+      await this.#rollout.reconcile(reason);
     } catch (err) {
       this.#attemptFailed(err, 'reconcile');
     }
   }
 
-  /** Start instances until `instances` serve (in parallel); throws the first failure. */
-  async #fill(reason: Reason): Promise<void> {
-    const missing = this.#config.instances - this.#serving.length;
-    if (missing <= 0 || this.#wanted !== 'running') return;
-    const results = await Promise.allSettled(Array.from({ length: missing }, async () => {
-      const fresh = await this.#spawnReady(reason);
-      await this.#preSwitch([], fresh);
-      this.#setServing([...this.#serving, fresh], null);
-    }));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  /** One step of a rolling restart: a ready new instance takes `old`'s place, then `old` drains and stops. */
-  async #replace(old: Instance, reason: Reason): Promise<void> {
-    const fresh = await this.#spawnReady(reason);
-    await this.#preSwitch([old], fresh);
-    if (this.#wanted !== 'running') {
-      await fresh.stop();
-      throw new GvError('GV_ERR_APP_STATE', `app ${this.name} was stopped during the restart`);
-    }
-    const rest = this.#serving.filter((i) => i !== old);
-    this.#setServing([...rest, fresh], this.#serving.includes(old) ? old : null);
-    await this.#retire(old);
-  }
-
-  async #preSwitch(from: Instance[], to: Instance): Promise<void> {
-    try {
-      await this.#ctx.hooks.runPre('preSwitch', this.name, { from: from.map((i) => i.info()), to: to.info() });
-    } catch (err) {
-      await to.stop();
-      throw err;
-    }
+  /** A restart ended: the app is running when an instance serves, else starting (a retry is on its way). */
+  #settle(): void {
+    if (this.#machine.is('restarting')) this.#setState(this.#serving.length > 0 ? 'running' : 'starting');
   }
 
   /** A new instance, serving (ready) but not yet given any work. */
-  async #spawnReady(reason: Reason): Promise<Instance> {
-    if (this.#wanted !== 'running') throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is stopped`);
+  async #spawnReady(reason: StartReason): Promise<Instance> {
+    if (!this.#wantsToRun()) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is stopped`);
     const cfg = this.#config;
     const port = await this.#ctx.ports.allocate(cfg.internal_host);
     const id = this.#ctx.nextId(this.name);
@@ -382,6 +363,7 @@ export class App {
       throw err;
     }
     const target = { id, host: cfg.internal_host, port };
+    const check = this.#hc && cfg.healthcheck ? healthcheckProbe(this.#hc, target, cfg.healthcheck) : null;
     const inst = new Instance({
       id,
       config: cfg,
@@ -389,9 +371,9 @@ export class App {
       user: this.#user,
       hooks: this.#ctx.hooks,
       logs: this.#logs,
-      readiness: this.#hc && cfg.healthcheck ? healthcheckProbe(this.#hc, target, cfg.healthcheck) : tcpProbe(cfg.internal_host, port),
-      readinessTimeoutMs: cfg.healthcheck ? cfg.healthcheck.timeout : 1000,
-      liveness: this.#hc && cfg.healthcheck ? healthcheckProbe(this.#hc, target, cfg.healthcheck) : null,
+      readiness: check ?? this.#tcpReadiness(target),
+      readinessTimeoutMs: cfg.healthcheck ? cfg.healthcheck.timeout : READINESS_TIMEOUT_MS,
+      liveness: check,
       events: {
         spawned: (i) => this.#onSpawned(i),
         gone: (i, exit, expected) => this.#onGone(i, exit, expected),
@@ -406,23 +388,17 @@ export class App {
       if (!inst.gone) void inst.kill();
       throw err;
     }
-    if (this.#wanted !== 'running') {
+    if (!this.#wantsToRun()) {
       await inst.stop();
       throw new GvError('GV_ERR_APP_STATE', `app ${this.name} was stopped while ${id} was starting`);
     }
-    this.#armStable(inst);
+    this.#failures.armStable(() => this.#serving.includes(inst) && inst.state === 'serving');
     return inst;
   }
 
-  /** Drain `inst` through the engine, then stop its process. */
-  async #retire(inst: Instance): Promise<void> {
-    if (inst.gone) return;
-    if (inst.state === 'serving' || inst.state === 'unhealthy' || inst.state === 'draining') {
-      inst.markDraining();
-      const r = await this.#engine.drain(inst.target, this.#config.drain_timeout);
-      void this.#ctx.hooks.emit('onInstanceDrained', this.name, { instance: inst.info(), drained: r.drained, open: r.open, elapsedMs: r.elapsedMs });
-    }
-    await inst.stop();
+  /** Readiness without a configured check: `healthchecks.tcp`, like any check. */
+  #tcpReadiness(target: { id: string; host: string; port: number }): (signal: AbortSignal) => Promise<{ ok: boolean; detail: string }> {
+    return healthcheckProbe(this.#tcp!, target, { type: 'tcp', interval: READINESS_TIMEOUT_MS, timeout: READINESS_TIMEOUT_MS, unhealthy_threshold: 1 });
   }
 
   /** Tell the engine again whether to hold work while no instance serves (the app's wish changed). */
@@ -436,10 +412,12 @@ export class App {
     this.#serving = next;
     try {
       // With no instance, hold new work only while one is on its way; a stopped or given-up app refuses at once.
-      this.#engine.setTargets(next.map((i) => i.target), { hold: this.#wanted === 'running' && !this.#fatal });
+      this.#engine.setTargets(next.map((i) => i.target), { hold: this.#wantsToRun() });
     } catch (err) {
       this.#ctx.log.error('engine setTargets failed', { app: this.name, error: (err as Error).message });
     }
+    if (this.#machine.is('starting') && next.length > 0) this.#setState('running');
+    else if (this.#machine.is('running') && next.length === 0) this.#setState('starting');
     const from = removed ? [removed] : before.filter((i) => !next.includes(i));
     if (from.length === 0 && next.every((i) => before.includes(i))) return;
     void this.#ctx.hooks.emit('onSwitched', this.name, { from: from.map((i) => i.info()), to: next.map((i) => i.info()) });
@@ -465,82 +443,79 @@ export class App {
     this.#ctx.state.remove(inst.id);
     if (!this.#serving.includes(inst)) return;
     this.#setServing(this.#serving.filter((i) => i !== inst), inst);
-    if (expected || this.#wanted !== 'running' || this.#closed) return;
+    if (expected || this.#machine.is('stopping', 'stopped', 'removed')) return;
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     this.#lastError = `${inst.id} exited unexpectedly (${how})`;
     this.#ctx.log.warn('instance exited unexpectedly', { app: this.name, instance: inst.id, code: exit.code, signal: exit.signal });
+    // A given-up app starts nothing until an operator acts.
+    if (!this.#wantsToRun()) return;
     // A crash after a stable run is replaced at once; repeated crashes back off, and then give up.
-    const upMs = Date.now() - inst.startedAt.getTime();
-    if (upMs >= this.#policy.stableMs) this.#policy.reset();
-    const err = new GvError('GV_ERR_START_FAILED', this.#lastError, { details: { instance: inst.id, code: exit.code, signal: exit.signal } });
-    if (this.#policy.failures === 0) {
-      this.#policy.fail();
+    const crash = this.#failures.crashed(Date.now() - inst.startedAt.getTime());
+    if (crash.replaceNow) {
       void this.#enqueue(() => this.#reconcileTask('replace'));
-    } else {
-      this.#attemptFailed(err, 'reconcile');
+      return;
     }
+    const err = new GvError('GV_ERR_START_FAILED', this.#lastError, { details: { instance: inst.id, code: exit.code, signal: exit.signal } });
+    this.#failed(err, crash.verdict, 'reconcile');
   }
 
   #onUnhealthy(inst: Instance, detail: string): void {
     this.#lastError = `${inst.id} is unhealthy: ${detail}`;
     this.#ctx.log.warn('instance unhealthy, replacing it', { app: this.name, instance: inst.id, detail });
-    if (this.#wanted === 'running') void this.#enqueue(() => this.#reconcileTask('replace'));
+    if (this.#wantsToRun()) void this.#enqueue(() => this.#reconcileTask('replace'));
   }
 
   // ---- failures and backoff ----
 
   #attemptFailed(err: unknown, kind: 'restart' | 'reconcile'): void {
-    const gv = toGvError(err);
+    const gv = GvError.from(err);
     this.#lastError = gv.message;
     // An operator stop/kill or a plugin's veto is not the app failing: no backoff, no retry.
-    if (this.#wanted !== 'running' || this.#closed || gv.code === 'GV_ERR_HOOK_VETO' || gv.code === 'GV_ERR_APP_STATE') {
+    if (!this.#wantsToRun() || gv.code === 'GV_ERR_HOOK_VETO' || gv.code === 'GV_ERR_APP_STATE') {
       this.#ctx.log.info('attempt abandoned', { app: this.name, code: gv.code, error: gv.message });
       return;
     }
-    const verdict = this.#policy.fail();
+    this.#failed(gv, this.#failures.failed(), kind);
+  }
+
+  /** Report a failed attempt, then retry after the backoff or give up (`fatal`). */
+  #failed(gv: GvError, verdict: { attempt: number; nextAttemptMs: number | null }, kind: 'restart' | 'reconcile'): void {
     const error = { code: gv.code, message: gv.message };
     this.#ctx.log.warn('start of a new instance failed', { app: this.name, code: gv.code, error: gv.message, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
     void this.#ctx.hooks.emit('onRestartFailed', this.name, { error, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
     if (verdict.nextAttemptMs === null) {
-      this.#fatal = true;
+      this.#setState('fatal');
       this.#refreshHold();
       this.#ctx.log.error('app gave up after max_retries', { app: this.name, retries: verdict.attempt - 1 });
       void this.#ctx.hooks.emit('onAppFatal', this.name, { error, retries: verdict.attempt - 1 });
       return;
     }
-    this.#clearRetry();
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      if (this.#wanted !== 'running' || this.#fatal || this.#closed) return;
+    this.#failures.scheduleRetry(verdict.nextAttemptMs, () => {
+      if (!this.#wantsToRun()) return;
       if (kind === 'restart') void this.restart({ reason: 'retry', operator: false });
       else void this.#enqueue(() => this.#reconcileTask('replace'));
-    }, verdict.nextAttemptMs);
+    });
   }
 
   #failSetup(): void {
     const err = this.#setupError!;
-    this.#fatal = true;
+    this.#setState('fatal');
     this.#refreshHold();
     this.#lastError = err.message;
     this.#ctx.log.error('app cannot be set up', { app: this.name, code: err.code, error: err.message });
     void this.#ctx.hooks.emit('onAppFatal', this.name, { error: { code: err.code, message: err.message }, retries: 0 });
   }
 
-  #armStable(inst: Instance): void {
-    if (this.#stableTimer) clearTimeout(this.#stableTimer);
-    this.#stableTimer = setTimeout(() => {
-      this.#stableTimer = null;
-      if (this.#serving.includes(inst) && inst.state === 'serving') this.#policy.reset();
-    }, this.#policy.stableMs);
-    this.#stableTimer.unref();
-  }
-
-  #clearRetry(): void {
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-  }
-
   // ---- helpers ----
+
+  /** True while the app should be running: starting, running or restarting. */
+  #wantsToRun(): boolean {
+    return this.#machine.is('starting', 'running', 'restarting');
+  }
+
+  #setState(to: AppState): void {
+    this.#machine.to(to);
+  }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = this.#queue.then(task, task);
@@ -549,19 +524,10 @@ export class App {
     return run;
   }
 
-  #appState(): AppStatus['state'] {
-    if (this.#fatal) return 'fatal';
-    if (this.#stopping) return 'stopping';
-    if (this.#wanted === 'stopped') return 'stopped';
-    if (this.#restarting) return 'restarting';
-    if (this.#serving.length > 0) return 'running';
-    return 'starting';
-  }
-
   #result(t0: number, ok: boolean, err?: unknown): RestartResult {
     const r: RestartResult = { app: this.name, ok, serving: this.#serving.map((i) => i.id), durationMs: Date.now() - t0, coalesced: false };
     if (!ok && err !== undefined) {
-      const gv = toGvError(err);
+      const gv = GvError.from(err);
       r.error = { code: gv.code, message: gv.message };
     }
     return r;
@@ -576,7 +542,7 @@ export class App {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`);
+    if (this.#machine.is('removed')) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`);
   }
 }
 
@@ -593,15 +559,9 @@ async function prepareConfig(config: AppConfig, ctx: AppContext): Promise<Prepar
     user = await resolveUser(config.user.username);
     checkUserSwitch(user);
   }
-  let hc: HealthcheckDefinition | null = null;
-  if (config.healthcheck) {
-    hc = ctx.healthcheck(config.healthcheck.type) ?? null;
-    if (!hc) throw new GvError('GV_ERR_PLUGIN_NOT_FOUND', `app ${config.name}: no health check type ${config.healthcheck.type} is registered`, { details: { id: `healthchecks.${config.healthcheck.type}` } });
-  }
-  return { config, user, hc };
-}
-
-function toGvError(err: unknown): GvError {
-  if (err instanceof GvError) return err;
-  return new GvError('GV_ERR_INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
+  // Without a configured check, readiness is healthchecks.tcp: it must be there too.
+  const type = config.healthcheck?.type ?? 'tcp';
+  const def = ctx.healthcheck(type);
+  if (!def) throw new GvError('GV_ERR_PLUGIN_NOT_FOUND', `app ${config.name}: no health check type ${type} is registered`, { details: { id: `healthchecks.${type}` } });
+  return { config, user, hc: config.healthcheck ? def : null };
 }

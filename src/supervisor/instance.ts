@@ -1,6 +1,6 @@
 /**
  * One instance of an app: a child process leading its own process group, and its state machine
- * (DESIGN.md, Instance states):
+ * (docs/architecture.md, "Instance states"; the table is {@link INSTANCE_TRANSITIONS}):
  *
  *   starting → serving → draining → stopping → stopped | killed
  *   starting → failed (exited before ready) | timed_out (not ready within start_timeout)
@@ -12,7 +12,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { GvError } from '../errors.js';
 import type { AppConfig } from '../config/model.js';
-import type { Target } from '../engines/engine.js';
+import type { Target } from '../plugins/engine.js';
+import { StateMachine, type TransitionTable } from './state-machine.js';
 import type { Hooks } from '../plugins/hooks.js';
 import type { ExitInfo, InstanceInfo, InstanceState } from '../plugins/types.js';
 import type { AppLogs } from './app-logs.js';
@@ -61,7 +62,28 @@ export interface InstanceOptions {
   timing?: ProbeTiming;
 }
 
-const TERMINAL: ReadonlySet<InstanceState> = new Set(['stopped', 'killed', 'failed', 'timed_out', 'exited']);
+/** An instance's state, with `new` before its process is spawned. */
+type Phase = InstanceState | 'new';
+
+/**
+ * Every legal transition of an instance. `stopping` can be reached from any live state: an
+ * operator's stop or kill, a shutdown, or a start abandoned because the app was stopped.
+ */
+export const INSTANCE_TRANSITIONS: TransitionTable<Phase> = {
+  new: ['starting', 'failed'],
+  starting: ['serving', 'failed', 'timed_out', 'stopping'],
+  serving: ['draining', 'unhealthy', 'exited', 'stopping'],
+  unhealthy: ['draining', 'exited', 'stopping'],
+  draining: ['stopping', 'exited'],
+  stopping: ['stopped', 'killed'],
+  stopped: [],
+  killed: [],
+  failed: [],
+  timed_out: [],
+  exited: [],
+};
+
+const TERMINAL: ReadonlySet<Phase> = new Set(['stopped', 'killed', 'failed', 'timed_out', 'exited']);
 
 /** One child process of an app. */
 export class Instance {
@@ -71,8 +93,7 @@ export class Instance {
   readonly host: string;
   readonly config: AppConfig;
   readonly startedAt = new Date();
-  #state: InstanceState | null = null;
-  #since = Date.now();
+  readonly #machine: StateMachine<Phase>;
   #lastError: string | null = null;
   #child: ChildProcess | null = null;
   #pid: number | null = null;
@@ -96,17 +117,19 @@ export class Instance {
     this.port = opts.port;
     this.host = opts.config.internal_host;
     this.config = opts.config;
+    this.#machine = new StateMachine<Phase>(`instance ${opts.id}`, INSTANCE_TRANSITIONS, 'new');
     this.#exited = new Promise((r) => (this.#resolveExited = r));
   }
 
   /** Current state; null before start(). */
   get state(): InstanceState | null {
-    return this.#state;
+    const s = this.#machine.state;
+    return s === 'new' ? null : s;
   }
 
   /** ms since the last state change. */
   get sinceMs(): number {
-    return Date.now() - this.#since;
+    return this.#machine.sinceMs;
   }
 
   get pid(): number | null {
@@ -139,7 +162,7 @@ export class Instance {
 
   /** What hooks are told about this instance. */
   info(): InstanceInfo {
-    return { app: this.app, id: this.id, pid: this.#pid, port: this.port, state: this.#state ?? 'starting' };
+    return { app: this.app, id: this.id, pid: this.#pid, port: this.port, state: this.state ?? 'starting' };
   }
 
   /**
@@ -190,7 +213,7 @@ export class Instance {
 
   /** The App stopped sending new work here: state `draining`. */
   markDraining(): void {
-    if (this.#state === 'serving' || this.#state === 'unhealthy') this.#setState('draining');
+    if (this.#machine.is('serving', 'unhealthy')) this.#setState('draining');
   }
 
   /**
@@ -204,7 +227,8 @@ export class Instance {
       this.#abort.abort();
       this.#stopLiveness();
       const signal = `SIG${this.config.stop_signal}` as NodeJS.Signals;
-      if (!TERMINAL.has(this.#state!)) this.#setState('stopping', { signal: this.config.stop_signal });
+      // Not yet spawned (a spawn failing right now): nothing to signal; it ends as `failed`.
+      if (!TERMINAL.has(this.#machine.state) && !this.#machine.is('new')) this.#setState('stopping', { signal: this.config.stop_signal });
       if (this.#pid !== null) killGroup(this.#pid, signal);
       const timeout = this.config.stop_timeout;
       if (timeout !== null) {
@@ -221,7 +245,7 @@ export class Instance {
     this.#stopLiveness();
     if (!this.#stopRequested) {
       this.#stopRequested = true;
-      if (!TERMINAL.has(this.#state!)) this.#setState('stopping', { signal: 'KILL' });
+      if (!TERMINAL.has(this.#machine.state) && !this.#machine.is('new')) this.#setState('stopping', { signal: 'KILL' });
     }
     this.#sigkill();
     return this.#exited;
@@ -292,9 +316,9 @@ export class Instance {
     let healthy = true;
     const tick = async (): Promise<void> => {
       this.#liveTimer = null;
-      if (this.#state !== 'serving') return;
+      if (!this.#machine.is('serving')) return;
       const r = await probeOnce(probe, check.timeout, this.#abort.signal);
-      if (this.#state !== 'serving') return;
+      if (!this.#machine.is('serving')) return;
       if (r.ok) {
         failures = 0;
         if (!healthy) {
@@ -336,7 +360,7 @@ export class Instance {
     this.#stopLiveness();
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
-    const from = this.#state;
+    const from = this.#machine.state;
     let expected = this.#stopRequested;
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     switch (from) {
@@ -363,11 +387,11 @@ export class Instance {
     this.#opts.events.gone(this, exit, expected);
   }
 
+  /** One transition of {@link INSTANCE_TRANSITIONS} (an illegal one throws GV_ERR_INTERNAL) and its hooks. */
   #setState(to: InstanceState, extra: { error?: string; signal?: string; readyMs?: number } = {}): void {
-    const from = this.#state;
-    if (from === to) return;
-    this.#state = to;
-    this.#since = Date.now();
+    const left = this.#machine.to(to);
+    if (left === null) return;
+    const from = left === 'new' ? null : left;
     if (extra.error) this.#lastError = extra.error;
     const hooks = this.#opts.hooks;
     const instance = this.info();

@@ -36,9 +36,10 @@ export function fillPort(text: string, port: number): string {
 }
 
 /**
- * Split `command` into argv the way a shell does (quotes keep words together, `$VAR` is left as
- * written). Shell operators (`|`, `&&`, `;`, `>`…) and globs are refused with GV_ERR_SPAWN: the
- * command is executed directly, not by a shell; wrap it in `sh -c '…'` to get one.
+ * Split `command` into argv the way a shell does (quotes keep words together, `$VAR` and glob
+ * characters are passed as written, not expanded). Shell operators (`|`, `&&`, `;`, `>`…) are
+ * refused with GV_ERR_SPAWN: the command is executed directly, not by a shell; wrap it in
+ * `sh -c '…'` to get one.
  */
 export function splitCommand(command: string): string[] {
   // Keep `$` literal: the env callback returns the variable reference unchanged.

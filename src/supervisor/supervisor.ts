@@ -5,14 +5,13 @@
  * binds every app's listener and starts every app.
  */
 import { join } from 'node:path';
-import { GvConfigError, GvError } from '../errors.js';
+import { GvError } from '../errors.js';
 import type { AppConfig, Config } from '../config/model.js';
-import { loadAppFile, loadConfig, type ConfigRegistryView, type PluginLoadSpec } from '../config/load.js';
-import type { Engine } from '../engines/engine.js';
-import { builtinPlugins } from '../engines/index.js';
+import { loadAppFile, loadConfig } from '../config/load.js';
+import type { Engine } from '../plugins/engine.js';
 import { Hooks } from '../plugins/hooks.js';
-import { loadPlugins } from '../plugins/loader.js';
-import { Registry } from '../plugins/registry.js';
+import { configLoadOptions } from '../plugins/loader.js';
+import type { Registry } from '../plugins/registry.js';
 import type { Plugin, RegistryEntry } from '../plugins/types.js';
 import type { AppStatus, LogFiles, ReloadResult, RestartResult, SupervisorApi } from './api.js';
 import { App, type AppContext } from './app.js';
@@ -25,6 +24,12 @@ import { StateFile } from './state-file.js';
 
 /** Options of {@link Supervisor.load}. */
 export interface SupervisorOptions {
+  /**
+   * Builds the plugin registry around the supervisor's hook runner. gracevisord passes
+   * `createRegistry` from src/builtins.ts, which registers the built-in plugins first; the
+   * supervisor itself knows no plugin by name.
+   */
+  createRegistry: (hooks: Hooks) => Registry;
   /** The daemon's log; default: a DaemonLog writing to the config's log file only (no stderr). */
   log?: DaemonLog;
   /** How long one hook handler may take, ms (default 5000). */
@@ -35,7 +40,7 @@ export interface SupervisorOptions {
   probeTiming?: ProbeTiming;
   /** How long recovery waits after SIGTERM before SIGKILL for a previous run's leftovers, ms (default 2000). */
   recoveryGraceMs?: number;
-  /** Extra plugins registered after the built-ins and before the config's (embedders and tests). */
+  /** Extra plugins registered after `createRegistry`'s and before the config's (embedders and tests). */
   plugins?: readonly Plugin[];
 }
 
@@ -57,8 +62,6 @@ export class Supervisor implements SupervisorApi {
   #started = false;
   #shutdown: Promise<void> | null = null;
   #reloading: Promise<unknown> = Promise.resolve();
-  /** Plugin specs already imported: a reload loads only new ones. */
-  readonly #loadedSpecs = new Set<string>();
 
   private constructor(config: Config, registry: Registry, hooks: Hooks, log: DaemonLog, ownLog: boolean, opts: SupervisorOptions) {
     this.#config = config;
@@ -73,25 +76,21 @@ export class Supervisor implements SupervisorApi {
   }
 
   /**
-   * Build the registry (built-in plugins first, then `opts.plugins`, then the config's), load and
-   * check the config. No processes or sockets yet. Rejects with GvConfigError on a bad config.
+   * Build the registry (`opts.createRegistry`, then `opts.plugins`, then the config's plugins),
+   * load and check the config. No processes or sockets yet. Rejects with GvConfigError on a bad config.
    */
-  static async load(configPath: string, opts: SupervisorOptions = {}): Promise<Supervisor> {
+  static async load(configPath: string, opts: SupervisorOptions): Promise<Supervisor> {
     const log = opts.log ?? new DaemonLog({ stderr: false });
     const hooks = new Hooks({
       timeoutMs: opts.hookTimeoutMs ?? 5000,
       onError: (err) => log.error(err.message, { code: err.code, ...err.details }),
       log: (level, msg, fields) => log.write(level, msg, fields),
     });
-    const registry = new Registry({ hooks });
-    for (const p of builtinPlugins) registry.register(p);
+    const registry = opts.createRegistry(hooks);
     for (const p of opts.plugins ?? []) registry.register(p);
-    const loaded = new Set<string>();
-    const config = await loadConfig(configPath, { registry: registryView(registry), loadPlugins: pluginLoader(registry, loaded) });
+    const config = await loadConfig(configPath, configLoadOptions(registry));
     if (!log.file) log.useFile(config.logger);
-    const sup = new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
-    for (const s of loaded) sup.#loadedSpecs.add(s);
-    return sup;
+    return new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
   }
 
   /** The config now in effect (replaced by a successful reload). */
@@ -191,11 +190,11 @@ export class Supervisor implements SupervisorApi {
   }
 
   async #reload(): Promise<ReloadResult> {
-    const next = await loadConfig(this.#config.file, { registry: registryView(this.registry), loadPlugins: pluginLoader(this.registry, this.#loadedSpecs) });
+    const next = await loadConfig(this.#config.file, configLoadOptions(this.registry));
     const nextApps = new Map<string, AppConfig>(next.apps.map((a) => [a.name, a]));
     for (const [name, file] of this.#addedFiles) {
       if (nextApps.has(name)) continue;
-      nextApps.set(name, await loadAppFile(file, { registry: registryView(this.registry), base: { logger: next.logger, user: next.user } }));
+      nextApps.set(name, await loadAppFile(file, { registry: this.registry.configView(), base: { logger: next.logger, user: next.user } }));
     }
     const added: string[] = [];
     const removed: string[] = [];
@@ -264,7 +263,7 @@ export class Supervisor implements SupervisorApi {
 
   /** Add one app from a file (either syntax); GV_ERR_APP_EXISTS or GV_ERR_CONFIG_DUPLICATE_LISTEN on a clash. */
   async addApp(file: string): Promise<AppStatus> {
-    const cfg = await loadAppFile(file, { registry: registryView(this.registry), base: { logger: this.#config.logger, user: this.#config.user } });
+    const cfg = await loadAppFile(file, { registry: this.registry.configView(), base: { logger: this.#config.logger, user: this.#config.user } });
     if (this.#apps.has(cfg.name)) throw new GvError('GV_ERR_APP_EXISTS', `an app named ${cfg.name} already exists`, { details: { app: cfg.name } });
     if (this.#addressTaken(cfg)) {
       throw new GvError('GV_ERR_CONFIG_DUPLICATE_LISTEN', `${cfg.external_host}:${cfg.external_port} is already the address of another app`, { details: { app: cfg.name } });
@@ -363,30 +362,6 @@ export class Supervisor implements SupervisorApi {
       log: (level, msg, fields) => this.log.write(level, msg, { app: cfg.name, ...fields }),
     });
   }
-}
-
-/** What the config layer may ask the registry. */
-function registryView(registry: Registry): ConfigRegistryView {
-  return {
-    engine: (name) => registry.engineInfo(name),
-    healthcheck: (type) => registry.healthcheck(type),
-  };
-}
-
-/** Import the config's plugins that `loaded` does not hold yet (a reload must not register one twice). */
-function pluginLoader(registry: Registry, loaded: Set<string>): (specs: PluginLoadSpec[]) => Promise<void> {
-  return async (specs) => {
-    const fresh = specs.filter((s) => !loaded.has(s.spec));
-    try {
-      await loadPlugins(registry, fresh);
-    } catch (err) {
-      // The specs that loaded are registered all the same; only the failed ones may be tried again.
-      const failed = new Set(err instanceof GvConfigError ? err.errors.map((e) => e.details?.spec) : fresh.map((s) => s.spec));
-      for (const s of fresh) if (!failed.has(s.spec)) loaded.add(s.spec);
-      throw err;
-    }
-    for (const s of fresh) loaded.add(s.spec);
-  };
 }
 
 /** Equal configs apart from where they were written. */

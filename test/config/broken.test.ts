@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { GvConfigError } from '../../src/errors.js';
 import { loadConfig, type ConfigRegistryView } from '../../src/config/load.js';
+import { createRegistry } from '../../src/builtins.js';
 import type { RuntimeInfo } from '../../src/config/defaults.js';
 
 const runtime: RuntimeInfo = { uid: 1000, env: {}, tmpdir: '/tmp' };
@@ -20,6 +21,7 @@ interface Case {
   at: [line: number, col: number, file?: string];
   /** Expected `details` fields of that problem. */
   details?: Record<string, unknown>;
+  /** What phase 3 checks against; default: the built-in plugins' registry. */
   registry?: ConfigRegistryView;
 }
 
@@ -137,10 +139,10 @@ const cases: Case[] = [
   { name: 'an included YAML file that is a list', file: 'g.yaml', text: 'apps_include: [app.yaml]\n', extra: { 'app.yaml': '- name: a\n' }, code: 'GV_ERR_CONFIG_TYPE', at: [1, 1, 'app.yaml'] },
   // healthchecks
   { name: 'a healthcheck path without a slash', file: 'g.yaml', text: app('    healthcheck: health\n'), code: 'GV_ERR_CONFIG_HEALTHCHECK', at: [4, 18] },
-  { name: 'an unknown healthcheck type without a registry', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  healthcheck grpc;\n}\n', code: 'GV_ERR_CONFIG_HEALTHCHECK', at: [3, 3] },
+  { name: 'an unknown healthcheck type', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  healthcheck grpc;\n}\n', code: 'GV_ERR_CONFIG_HEALTHCHECK', at: [3, 3] },
   { name: 'a healthcheck that is a number', file: 'g.yaml', text: app('    healthcheck: 200\n'), code: 'GV_ERR_CONFIG_TYPE', at: [4, 18] },
   // engines
-  { name: 'an unknown proxy without a registry', file: 'g.yaml', text: app('    proxy: htp\n'), code: 'GV_ERR_CONFIG_ENGINE_UNKNOWN', at: [4, 5], details: { suggestion: 'http' } },
+  { name: 'an unknown proxy, with a suggestion', file: 'g.yaml', text: app('    proxy: htp\n'), code: 'GV_ERR_CONFIG_ENGINE_UNKNOWN', at: [4, 5], details: { suggestion: 'http' } },
   {
     name: 'an engine the registry does not know',
     file: 'g.conf',
@@ -181,7 +183,7 @@ t.ok(cases.length >= 25, `${cases.length} broken configs`);
 for (const c of cases) {
   t.test(`${c.name} fails with ${c.code} at its line and column`, async (t) => {
     const dir = t.testdir({ [c.file]: c.text, ...(c.extra ?? {}) });
-    const err = await loadConfig(join(dir, c.file), { runtime, ...(c.registry ? { registry: c.registry } : {}) }).then(
+    const err = await loadConfig(join(dir, c.file), { runtime, registry: c.registry ?? createRegistry().configView() }).then(
       () => null,
       (e: unknown) => e,
     );
@@ -225,4 +227,41 @@ t.test('every problem is reported, not only the first', async (t) => {
       ['GV_ERR_CONFIG_REQUIRED', 7, 5],
     ],
   );
+});
+
+t.test('problems found against the registry are reported with the others, in line order', async (t) => {
+  const dir = t.testdir({
+    'g.conf': [
+      'app a {',
+      '  command "a {port}";',
+      '  healthcheck htp /h;',
+      '  listen 9001;',
+      '}',
+      'app b {',
+      '  command "b";',
+      '  proxy tpc;',
+      '  listen 9002;',
+      '}',
+      '',
+    ].join('\n'),
+  });
+  const err = await loadConfig(join(dir, 'g.conf'), { runtime, registry: createRegistry().configView() }).catch((e: unknown) => e);
+  t.type(err, GvConfigError);
+  t.same(
+    (err as GvConfigError).errors.map((e) => [e.code, e.pos?.line, e.pos?.col, e.details?.suggestion]),
+    [
+      ['GV_ERR_CONFIG_HEALTHCHECK', 3, 3, 'http'],
+      ['GV_ERR_CONFIG_PORT_PLACEHOLDER', 7, 11, undefined],
+      ['GV_ERR_CONFIG_ENGINE_UNKNOWN', 8, 3, 'tcp'],
+    ],
+  );
+});
+
+t.test('an option a check type rejects is reported at that option', async (t) => {
+  const dir = t.testdir({ 'g.conf': 'app a {\n  command "a {port}";\n  healthcheck http /h {\n    expect_status banana;\n  }\n}\n' });
+  await t.rejects(loadConfig(join(dir, 'g.conf'), { runtime, registry: createRegistry().configView() }), {
+    code: 'GV_ERR_CONFIG_HEALTHCHECK',
+    pos: { line: 4, col: 19 },
+    details: { option: 'expect_status' },
+  });
 });

@@ -68,7 +68,7 @@ t.test('an included folder holding an includer of the main folder is not a cycle
   t.same(c.apps.map((x) => x.name), ['b'], 'folders skip files already being loaded');
 });
 
-t.test('a problem in an included file is reported beside problems in the main file', async (t) => {
+t.test('a problem in an included file is reported beside problems in the main file, the main file first', async (t) => {
   const dir = t.testdir({
     'gracevisor.yaml': 'apps_include: [apps]\nrpc: {port: x}\n',
     apps: { 'a.yaml': 'name: a\ncommand: a {port}\nexternal_port: 99999\n', 'b.conf': 'app b { command "b {port}"; listen 9001 }\n' },
@@ -78,9 +78,9 @@ t.test('a problem in an included file is reported beside problems in the main fi
   t.same(
     (err as GvConfigError).errors.map((e) => [e.code, e.pos?.file.slice(dir.length + 1), e.pos?.line, e.pos?.col]),
     [
-      ['GV_ERR_CONFIG_SYNTAX', 'apps/b.conf', 1, 41],
       ['GV_ERR_CONFIG_TYPE', 'gracevisor.yaml', 2, 13],
       ['GV_ERR_CONFIG_RANGE', 'apps/a.yaml', 3, 16],
+      ['GV_ERR_CONFIG_SYNTAX', 'apps/b.conf', 1, 41],
     ],
   );
 });

@@ -262,7 +262,7 @@ t.test('loadAppFile reads one app in either syntax and inherits from a base conf
   });
 });
 
-t.test('runCheck reports ok, or every error as file:line:col: CODE: message with exit 1', async (t) => {
+t.test('runCheck reports ok, or every error as file:line:col: CODE: message with exit 1, in line order', async (t) => {
   const dir = t.testdir({
     'ok.yaml': 'apps: []\n',
     'bad.yaml': 'port_range: {from: 0, to: 10}\napps:\n  - name: a\n    comand: x\n',
@@ -276,8 +276,8 @@ t.test('runCheck reports ok, or every error as file:line:col: CODE: message with
     lines.map((l) => /^(.+):(\d+):(\d+): (GV_ERR_[A-Z_]+): /.exec(l)?.slice(1, 5)),
     [
       [join(dir, 'bad.yaml'), '1', '20', 'GV_ERR_CONFIG_RANGE'],
-      [join(dir, 'bad.yaml'), '4', '5', 'GV_ERR_CONFIG_UNKNOWN_KEY'],
       [join(dir, 'bad.yaml'), '3', '5', 'GV_ERR_CONFIG_REQUIRED'],
+      [join(dir, 'bad.yaml'), '4', '5', 'GV_ERR_CONFIG_UNKNOWN_KEY'],
     ],
   );
   const missing = await runCheck(join(dir, 'nothing-here'), { print: true });

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Test } from 'tap';
-import type { Engine, EngineOptions, Target } from '../../src/engines/engine.js';
+import type { Engine, EngineOptions, Target } from '../../src/plugins/engine.js';
 
 /** A running http backend. */
 export interface HttpBackend {

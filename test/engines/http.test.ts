@@ -2,7 +2,7 @@ import t from 'tap';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { once } from 'node:events';
-import { HttpEngine } from '../../src/engines/http.js';
+import { HttpEngine } from '../../src/engines/http/engine.js';
 import { deadPort, engineOptions, get, httpBackend, started, until } from './backends.js';
 
 t.test('switching targets 50 times under 20 busy keep-alive clients fails no request', async (t) => {

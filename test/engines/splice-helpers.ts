@@ -7,7 +7,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
-import type { Engine, Target } from '../../src/engines/engine.js';
+import type { Engine, Target } from '../../src/plugins/engine.js';
 import { spliceEngine } from '../../src/engines/splice.js';
 import { loadSpliceAddon } from '../../src/engines/splice-addon.js';
 

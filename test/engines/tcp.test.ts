@@ -3,7 +3,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { Test } from 'tap';
 import { TcpEngine } from '../../src/engines/tcp.js';
-import type { Target } from '../../src/engines/engine.js';
+import type { Target } from '../../src/plugins/engine.js';
 import { deadPort, engineOptions, started, until } from './backends.js';
 
 interface TcpBackend {

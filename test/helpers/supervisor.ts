@@ -2,6 +2,7 @@
  * Running a Supervisor inside a test: loaded from a config file, started, shut down in teardown;
  * and a recorder plugin that keeps every hook event with its time, for asserting order.
  */
+import { createRegistry } from '../../src/builtins.js';
 import { HOOK_MODES, type HookName, type Plugin } from '../../src/plugins/types.js';
 import { Supervisor, type SupervisorOptions } from '../../src/supervisor/supervisor.js';
 import type { Teardownable } from './tmp.js';
@@ -31,11 +32,11 @@ export function recorder(name = 'test:recorder'): { plugin: Plugin; events: Hook
   };
 }
 
-/** Test-friendly timings: quick backoff, short stability window. */
-export const FAST: SupervisorOptions = { backoff: { baseMs: 100, maxMs: 2000, stableMs: 60_000 }, recoveryGraceMs: 1000 };
+/** Test-friendly timings: quick backoff, short stability window; the built-in plugins. */
+export const FAST: SupervisorOptions = { createRegistry, backoff: { baseMs: 100, maxMs: 2000, stableMs: 60_000 }, recoveryGraceMs: 1000 };
 
 /** Load and start a Supervisor for `file`; it is shut down when `t` ends. */
-export async function startSupervisor(t: Teardownable, file: string, opts: SupervisorOptions = {}): Promise<Supervisor> {
+export async function startSupervisor(t: Teardownable, file: string, opts: Partial<SupervisorOptions> = {}): Promise<Supervisor> {
   const sup = await Supervisor.load(file, { ...FAST, ...opts });
   t.teardown(() => sup.shutdown('test-teardown'));
   await sup.start();

@@ -2,9 +2,10 @@ import t from 'tap';
 import { Registry } from '../../src/plugins/registry.js';
 import { Hooks } from '../../src/plugins/hooks.js';
 import { definePlugin } from '../../src/plugins/define.js';
-import { builtinPlugins, enginesPlugin } from '../../src/engines/index.js';
+import { builtinPlugins } from '../../src/builtins.js';
+import { enginesPlugin } from '../../src/engines/index.js';
 import type { Plugin } from '../../src/plugins/types.js';
-import type { EngineDefinition } from '../../src/engines/engine.js';
+import type { EngineDefinition } from '../../src/plugins/engine.js';
 
 const fakeEngine: EngineDefinition = { description: 'fake', create: () => { throw new Error('not used'); } };
 const probe = async () => ({ ok: true, detail: 'fine' });

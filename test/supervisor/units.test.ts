@@ -122,3 +122,20 @@ t.test('for internal_host localhost the pool skips a port held on 127.0.0.1', as
   const pool = new PortPool(range);
   t.equal(await pool.allocate('localhost'), range.to);
 });
+
+t.test('a probe that never settles fails at its timeout instead of holding its caller', async (t) => {
+  const { probeOnce } = await import('../../src/supervisor/readiness.js');
+  let aborted = false;
+  const never = (signal: AbortSignal): Promise<{ ok: boolean; detail: string }> => {
+    signal.addEventListener('abort', () => { aborted = true; });
+    return new Promise(() => {});
+  };
+  const r = await probeOnce(never, 50);
+  t.same(r, { ok: false, detail: 'timed out after 50ms' });
+  t.ok(aborted, 'the probe was told through its signal');
+  const outer = new AbortController();
+  const p = probeOnce(never, 60_000, outer.signal);
+  outer.abort();
+  t.same(await p, { ok: false, detail: 'aborted' }, 'an outer abort ends it too');
+  t.same(await probeOnce(async () => { throw new Error('boom'); }, 1000), { ok: false, detail: 'boom' }, 'a throwing probe is a failed probe');
+});

@@ -5,7 +5,7 @@
  */
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
-import { GvConfigError, GvError, isGvError } from '../../errors.js';
+import { GvConfigError, GvError } from '../../errors.js';
 import { ControlClient } from '../../control/client.js';
 import { resolveTarget } from './target.js';
 
@@ -43,7 +43,7 @@ export abstract class CtlCommand extends Command {
       this.context.stderr.write(`gracevisorctl: ${err.message} (see gracevisorctl ${this.path.join(' ')} --help)\n`);
       return EXIT_USAGE;
     }
-    const gv = isGvError(err) ? err : new GvError('GV_ERR_INTERNAL', err instanceof Error ? (err.stack ?? err.message) : String(err));
+    const gv = GvError.from(err, { stack: true });
     if (this.jsonOutput) {
       const wire = gv instanceof GvConfigError ? { ...gv.toJSON(), errors: gv.errors.map((e) => e.toJSON()) } : gv.toJSON();
       this.context.stdout.write(JSON.stringify({ error: wire }, null, 2) + '\n');

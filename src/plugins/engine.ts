@@ -1,6 +1,7 @@
 /**
- * The engine contract (DESIGN.md, Engines). An engine owns one app's public listener and routes new
- * work to the app's current targets. The supervisor only ever talks to an engine through this.
+ * The engine contract, part of the plugin API (docs/architecture.md "Engines"). An engine owns one
+ * app's public listener and routes new work to the app's current targets. The supervisor only ever
+ * talks to an engine through this; the built-in engines (src/engines/) implement it like any plugin's.
  */
 
 /** One place an engine may send work: an instance's internal address. */

@@ -1,0 +1,116 @@
+/**
+ * One proxied request: the undici dispatch handler that streams the upstream response to the client,
+ * with backpressure both ways, and decides what a failure means — a retry (idempotent, failed before
+ * any response byte), a 502, or a cut connection when the response was already under way.
+ */
+import type http from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Target } from '../../plugins/engine.js';
+import { stripResponseHopByHop } from './headers.js';
+import { BODY_502, sendError } from './responses.js';
+import type { HttpTargetState } from './target-state.js';
+
+/** Methods that may be sent twice: retried once when the connection failed before any response. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Upstream failures that mean the request never reached the app: safe to retry an idempotent one. */
+const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** What an exchange reports back to its engine. */
+export interface ExchangeOwner {
+  /** Send `ex` once more, to a current target. */
+  retry(ex: Exchange): void;
+  /** An answer the engine gave itself (502/503). */
+  countError(): void;
+  logUpstreamError(target: Target, err: Error): void;
+}
+
+/**
+ * One request to one target. A class rather than closures so the hot path allocates one object
+ * per request.
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly owner: ExchangeOwner;
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  readonly headers: string[];
+  readonly hasBody: boolean;
+  st: HttpTargetState;
+  retried: boolean;
+  controller: Dispatcher.DispatchController | null = null;
+  responded = false;
+  done = false;
+
+  constructor(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean) {
+    this.owner = owner;
+    this.st = st;
+    this.req = req;
+    this.res = res;
+    this.headers = headers;
+    this.hasBody = hasBody;
+    this.retried = retried;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.res.destroyed) controller.abort(new Error('client went away'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: http.IncomingHttpHeaders, statusMessage?: string): void {
+    this.responded = true;
+    const res = this.res;
+    if (res.destroyed) {
+      controller.abort(new Error('client went away'));
+      return;
+    }
+    stripResponseHopByHop(headers);
+    if (statusMessage) res.writeHead(statusCode, statusMessage, headers as http.OutgoingHttpHeaders);
+    else res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.st.bytesIn += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.finish();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.done) return;
+    const code = (err as { code?: string }).code ?? '';
+    if (!this.responded && !this.retried && RETRYABLE_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? '')
+      && !this.res.destroyed && (!this.hasBody || !this.req.readableDidRead)) {
+      this.finish();
+      this.owner.retry(this);
+      return;
+    }
+    this.finish();
+    const res = this.res;
+    if (res.destroyed) return; // the client left first; nothing to answer
+    if (!this.responded && !res.headersSent) {
+      this.owner.countError();
+      this.owner.logUpstreamError(this.st.target, err);
+      sendError(res, 502, BODY_502);
+    } else {
+      // The response was under way: the only honest thing left is to cut the client connection.
+      res.destroy();
+    }
+  }
+
+  /** The client connection closed before the response ended: stop the upstream side too. */
+  onClientClose(): void {
+    if (!this.done && this.controller && !this.controller.aborted) this.controller.abort(new Error('client went away'));
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.st.inFlight--;
+    this.st.settle();
+  }
+}
