@@ -5,9 +5,10 @@
  */
 import { createRegistry } from '../builtins.js';
 import { runCheck, type CheckResult } from '../config/check.js';
+import { DEFAULT_READ_BOUNDS } from '../config/load.js';
 import { configLoadOptions } from '../plugins/loader.js';
 
 /** Check (or print) the config at `path`; returns what to write and the exit status. */
 export async function checkConfig(path: string, print: boolean): Promise<CheckResult> {
-  return runCheck(path, { print, ...configLoadOptions(createRegistry()) });
+  return runCheck(path, { print, bounds: DEFAULT_READ_BOUNDS, ...configLoadOptions(createRegistry()) });
 }

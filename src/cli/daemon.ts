@@ -80,6 +80,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   } catch (err) {
     log.error('cannot open the control API; nothing was started', { error: describe(err) });
     await sup.shutdown(null).catch(() => undefined);
+    log.info('gracevisord stopped', { reason: 'control API failed', exitCode: EXIT_FAILED });
     await log.close();
     return EXIT_FAILED;
   }
@@ -90,7 +91,8 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   const exited = new Promise<number>((r) => { resolveExit = r; });
   let stopping = false;
 
-  const shutdown = async (signal: string): Promise<void> => {
+  /** Stop everything and exit with `exitCode`; a second call while stopping kills every instance and exits 1. */
+  const shutdown = async (signal: string, exitCode: number = EXIT_OK): Promise<void> => {
     if (stopping) {
       log.warn(`second ${signal} during shutdown: killing every instance now`);
       const apps = sup.status();
@@ -99,6 +101,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       // Whatever the supervisor could not kill in time gets SIGKILL to its process group directly:
       // exiting while an app runs on would leave an orphan holding its port.
       for (const app of apps) for (const i of app.instances) if (i.pid !== null) forceKill(i.pid);
+      log.info('gracevisord stopped', { reason: `second ${signal}: every instance killed`, exitCode: EXIT_FAILED });
       resolveExit(EXIT_FAILED);
       return;
     }
@@ -111,8 +114,8 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       log.error('shutdown did not complete cleanly', { error: describe(err) });
     }
     await control.close();
-    log.info('gracevisord stopped');
-    resolveExit(EXIT_OK);
+    log.info('gracevisord stopped', { reason: signal, exitCode });
+    resolveExit(exitCode);
   };
 
   let reloading: Promise<void> = Promise.resolve();
@@ -145,8 +148,8 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     log.info('gracevisord starting', { version: VERSION, pid: process.pid, config: config.file });
     await sup.start();
   } catch (err) {
-    log.error('startup failed; stopping', { error: describe(err) });
-    void shutdown('startup failure').then(() => resolveExit(EXIT_FAILED));
+    log.error('startup failed; stopping', { error: describe(err), ...(err instanceof GvError && { code: err.code }) });
+    void shutdown('startup failure', EXIT_FAILED);
   }
 
   const code = await exited;

@@ -21,20 +21,25 @@ export interface CheckResult {
 
 /**
  * Load the config at `path`. Success: `configuration ok` (or, with `print`, the JSON of
- * {@link configToJson}) and exit 0. Failure: one `file:line:col: GV_ERR_…: message` line per
- * problem on stderr and exit 1.
+ * {@link configToJson}) and exit 0, with a `warning: file:line:col: …` line on stderr for anything
+ * suspicious. Failure: one `file:line:col: GV_ERR_…: message` line per problem on stderr and exit 1.
  */
 export async function runCheck(path: string, opts: CheckOptions): Promise<CheckResult> {
   const { print, ...loadOpts } = opts;
+  const warnings: string[] = [];
+  const onWarning = (w: GvError): void => void warnings.push(`warning: ${oneLine(w)}`);
   try {
-    const config = await loadConfig(path, loadOpts);
-    return { exitCode: 0, stdout: print ? configToJson(config) + '\n' : 'configuration ok\n', stderr: '' };
+    const config = await loadConfig(path, { ...loadOpts, onWarning });
+    return { exitCode: 0, stdout: print ? configToJson(config) + '\n' : 'configuration ok\n', stderr: warnings.map((w) => w + '\n').join('') };
   } catch (err) {
     const errors = err instanceof GvConfigError ? err.errors : [GvError.from(err, { stack: true })];
-    // Only the first line of a message: parsers sometimes add a code frame below.
-    const lines = errors.map((e) => new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format());
-    return { exitCode: 1, stdout: '', stderr: lines.join('\n') + '\n' };
+    return { exitCode: 1, stdout: '', stderr: [...warnings, ...errors.map(oneLine)].join('\n') + '\n' };
   }
+}
+
+/** `file:line:col: CODE: message`, with only the message's first line: parsers sometimes add a code frame below. */
+function oneLine(e: GvError): string {
+  return new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format();
 }
 
 /**

@@ -22,6 +22,12 @@ export const DEFAULTS = Object.freeze({
   drain_timeout: 30_000,
   instances: 1,
   queue_timeout: 10_000,
+  upstream_timeout: 60_000,
+  // Below the idle timeouts of common app servers (gunicorn 2 s, Node 5 s), so an idle connection
+  // is closed by us first and never reused just as the app closes it.
+  upstream_idle_timeout: 1_000,
+  keepalive_timeout: 65_000,
+  header_timeout: 10_000,
   healthcheck_interval: 5_000,
   healthcheck_timeout: 2_000,
   healthcheck_unhealthy_threshold: 3,

@@ -55,9 +55,11 @@ export function parseDsl(text: string, file: string): LoadResult<DslDirective[]>
   } catch (err) {
     if (err instanceof PeggySyntaxError) {
       const pos = { file, line: err.location.start.line, col: err.location.start.column };
+      if (err.message.startsWith('blocks nest deeper')) return { value: null, errors: [new GvError('GV_ERR_CONFIG_LIMIT', err.message, { pos, details: { limit: 'depth' } })] };
       return { value: null, errors: [new GvError('GV_ERR_CONFIG_SYNTAX', err.message, { pos, details: { found: err.found ?? null } })] };
     }
-    throw err;
+    // The parser is bounded (nesting depth, linear in the text); anything else is still this text's fault, not a crash.
+    return { value: null, errors: [new GvError('GV_ERR_CONFIG_SYNTAX', `the text cannot be parsed: ${err instanceof Error ? err.message : String(err)}`, { pos: { file, line: 1, col: 1 }, cause: err })] };
   }
 }
 

@@ -4,11 +4,12 @@
  * the directory of the file that names them; a folder or glob skips files already being loaded (the
  * main config beside its own `apps_include: ["../conf"]`); naming such a file explicitly is a cycle.
  */
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import fg from 'fast-glob';
 import { GvError, type SourcePosition } from '../errors.js';
 import { loadDslAppFile } from './dsl-loader.js';
+import { FileBudget, MAX_CONFIG_FILES, readConfigFile } from './files.js';
 import type { RawMap, RawScalar, RawValue } from './raw.js';
 import { loadYaml } from './yaml-loader.js';
 
@@ -36,11 +37,23 @@ export function includeEntries(v: RawValue | undefined): RawScalar[] {
   return items.filter((i): i is RawScalar => i.kind === 'scalar' && typeof i.value === 'string' && i.value !== '');
 }
 
+/** What one load's include expansion shares: the problems found, and the files it may still read. */
+export interface IncludeContext {
+  errors: GvError[];
+  budget: FileBudget;
+}
+
+/** A fresh context for one load, with `errors` as its problem list. */
+export function includeContext(errors: GvError[]): IncludeContext {
+  return { errors, budget: new FileBudget() };
+}
+
 /**
  * Expand include entries into app mappings, in order. `stack` holds the realpaths of the files being
- * loaded (the main file first). Problems go to `errors`; what loads is returned all the same.
+ * loaded (the main file first). Problems go to `ctx.errors`; what loads is returned all the same.
  */
-export async function expandIncludes(entries: RawScalar[], stack: string[], errors: GvError[]): Promise<RawMap[]> {
+export async function expandIncludes(entries: RawScalar[], stack: string[], ctx: IncludeContext): Promise<RawMap[]> {
+  const errors = ctx.errors;
   const apps: RawMap[] = [];
   for (const entry of entries) {
     const spec = String(entry.value);
@@ -48,7 +61,15 @@ export async function expandIncludes(entries: RawScalar[], stack: string[], erro
     let files: string[];
     if (fg.isDynamicPattern(spec)) {
       const pattern = isAbsolute(spec) ? spec : `${fg.convertPathToPattern(base)}/${spec}`;
-      const matched = await fg(pattern, { absolute: true, onlyFiles: true });
+      let matched: string[];
+      try {
+        matched = await fg(pattern, { absolute: true, onlyFiles: true });
+      } catch (err) {
+        // An unreadable folder on the way (EACCES) is the glob's problem, reported where it is written.
+        const e = err as NodeJS.ErrnoException;
+        errors.push(new GvError('GV_ERR_CONFIG_READ', `include ${JSON.stringify(spec)} cannot be expanded: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), { pos: entry.pos, details: { path: e.path ?? null, code: e.code ?? null } }));
+        continue;
+      }
       files = await skipLoading(matched.filter(isAppFile).sort(), stack);
     } else {
       const target = resolvePath(base, spec);
@@ -79,7 +100,13 @@ export async function expandIncludes(entries: RawScalar[], stack: string[], erro
         files = [target];
       }
     }
-    for (const file of files) apps.push(...(await loadAppSource(file, stack, errors, entry.pos)));
+    for (const file of files) {
+      if (!ctx.budget.take()) {
+        errors.push(new GvError('GV_ERR_CONFIG_LIMIT', `include ${JSON.stringify(spec)} would read more than ${MAX_CONFIG_FILES} config files`, { pos: entry.pos, details: { limit: 'files', max: MAX_CONFIG_FILES } }));
+        return apps;
+      }
+      apps.push(...(await loadAppSource(file, stack, ctx, entry.pos)));
+    }
   }
   return apps;
 }
@@ -88,16 +115,13 @@ export async function expandIncludes(entries: RawScalar[], stack: string[], erro
  * Read one app file and return the app mappings it defines (following its own includes, for the
  * DSL). A YAML app file is one mapping; a DSL one holds `app` blocks or one app's directives.
  */
-export async function loadAppSource(file: string, stack: string[], errors: GvError[], namedAt?: SourcePosition): Promise<RawMap[]> {
+export async function loadAppSource(file: string, stack: string[], ctx: IncludeContext, namedAt?: SourcePosition): Promise<RawMap[]> {
+  const errors = ctx.errors;
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigFile(file, namedAt, 'GV_ERR_CONFIG_INCLUDE_MISSING');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    errors.push(new GvError(code === 'ENOENT' ? 'GV_ERR_CONFIG_INCLUDE_MISSING' : 'GV_ERR_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`, {
-      ...(namedAt ? { pos: namedAt } : {}),
-      details: { path: file },
-    }));
+    errors.push(GvError.from(err));
     return [];
   }
   const real = await realOrSelf(file);
@@ -114,7 +138,7 @@ export async function loadAppSource(file: string, stack: string[], errors: GvErr
   const res = loadDslAppFile(text, file);
   errors.push(...res.errors);
   if (!res.value) return [];
-  const nested = await expandIncludes(res.value.includes, [...stack, real], errors);
+  const nested = await expandIncludes(res.value.includes, [...stack, real], ctx);
   return [...res.value.apps, ...nested];
 }
 

@@ -11,21 +11,22 @@
  * {@link loadConfig} runs all three and reports every problem of every phase at once, sorted by
  * file, line and column. The daemon, `--check`, `reload` and `gracevisorctl add` call it.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
-import { GvConfigError, GvError, type SourcePosition } from '../errors.js';
-import { loadDslMain } from './dsl-loader.js';
-import { expandIncludes, includeEntries, loadAppSource, realOrSelf, syntaxOf } from './includes.js';
-import type { AppConfig, Config, LoggerConfig, UserConfig } from './model.js';
-import { getEntry, type RawMap } from './raw.js';
+import { resolve as resolvePath } from 'node:path';
+import { GvConfigError, GvError } from '../errors.js';
+import { readAppFileBounded, readConfigBounded, type ReadBounds } from './bounded-read.js';
+import type { AppConfig, Config } from './model.js';
 import type { RuntimeInfo } from './defaults.js';
-import { resolveAppConfig, resolveConfig, type ConfigDraft } from './resolve.js';
+import { readAppFile, readConfig, type AppBase } from './read.js';
+import { deepFreeze, type ConfigDraft } from './resolve.js';
 import type { PluginLoadSpec } from './sections/plugins.js';
+import { sortErrors } from './sort-errors.js';
 import { validateApp, validateConfig, type ConfigRegistryView } from './validate.js';
-import { loadYaml } from './yaml-loader.js';
 
 export type { ConfigRegistryView } from './validate.js';
 export type { PluginLoadSpec } from './sections/plugins.js';
+export { CONFIG_FILE_NAMES, findConfigFile, readAppFile, readConfig, type AppBase } from './read.js';
+export { DEFAULT_READ_BOUNDS, type ReadBounds } from './bounded-read.js';
+export { sortErrors } from './sort-errors.js';
 
 /** Options of {@link loadConfig} and {@link loadAppFile}. */
 export interface LoadOptions {
@@ -42,64 +43,15 @@ export interface LoadOptions {
   loadPlugins?: (specs: PluginLoadSpec[]) => Promise<void>;
   /** The uid and environment that pick run_dir's default; the current process's by default. */
   runtime?: RuntimeInfo;
-}
-
-/** File names looked for, in order, when `--conf` names a directory. */
-export const CONFIG_FILE_NAMES: readonly string[] = ['gracevisor.conf', 'gracevisor.yaml', 'gracevisor.yml'];
-
-/**
- * The config file `path` means: the file itself, or the first of {@link CONFIG_FILE_NAMES} in the
- * directory. Throws GvConfigError(GV_ERR_CONFIG_NOT_FOUND).
- */
-export async function findConfigFile(path: string): Promise<string> {
-  const abs = resolvePath(path);
-  const st = await stat(abs).catch(() => null);
-  if (!st) throw new GvConfigError([new GvError('GV_ERR_CONFIG_NOT_FOUND', `no config file or folder at ${abs}`, { details: { path: abs } })]);
-  if (!st.isDirectory()) return abs;
-  for (const name of CONFIG_FILE_NAMES) {
-    const file = join(abs, name);
-    if ((await stat(file).catch(() => null))?.isFile()) return file;
-  }
-  throw new GvConfigError([new GvError('GV_ERR_CONFIG_NOT_FOUND', `no ${CONFIG_FILE_NAMES.join(', ')} in ${abs}`, { details: { path: abs } })]);
-}
-
-async function readConfigText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new GvConfigError([
-      new GvError(code === 'ENOENT' ? 'GV_ERR_CONFIG_NOT_FOUND' : 'GV_ERR_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`, { details: { path: file } }),
-    ]);
-  }
-}
-
-/**
- * Phase 1: read the config at `path` (a file or a directory) with its includes and resolve it. A
- * problem in the config is in the draft's `errors`; only a missing or unreadable main file, or a
- * main file that does not parse at all, throws (a GvConfigError).
- */
-export async function readConfig(path: string, opts: { runtime?: RuntimeInfo } = {}): Promise<ConfigDraft> {
-  const file = await findConfigFile(path);
-  const text = await readConfigText(file);
-  const errors: GvError[] = [];
-  let root: RawMap | null = null;
-  if (syntaxOf(file) === 'dsl') {
-    const res = loadDslMain(text, file);
-    errors.push(...res.errors);
-    root = res.value;
-  } else {
-    const res = loadYaml(text, file);
-    errors.push(...res.errors);
-    if (res.value && res.value.kind !== 'map') {
-      errors.push(new GvError('GV_ERR_CONFIG_TYPE', 'the config must be a mapping of keys at the top level', { pos: res.value.pos }));
-    } else if (res.value) {
-      root = res.value;
-    }
-  }
-  if (!root) throw new GvConfigError(sortErrors(errors, file));
-  const includedApps = await expandIncludes(includeEntries(getEntry(root, 'apps_include')?.value), [await realOrSelf(file)], errors);
-  return resolveConfig({ file, root, includedApps, errors }, opts.runtime);
+  /**
+   * Phase 1's bounds: when given, it runs in a worker thread with this much memory and time (the
+   * daemon, `--check` and gracevisorctl pass {@link DEFAULT_READ_BOUNDS}), so that no input can
+   * exhaust this process. Without it phase 1 runs in this thread, bounded only by the loaders' own
+   * limits (file size and count, nesting, alias expansion).
+   */
+  bounds?: ReadBounds;
+  /** Hears what is suspicious but not wrong (GV_ERR_CONFIG_DIRECTORY); the load goes on. */
+  onWarning?: (warning: GvError) => void;
 }
 
 /**
@@ -107,7 +59,9 @@ export async function readConfig(path: string, opts: { runtime?: RuntimeInfo } =
  * GvConfigError listing every problem, sorted by file, line and column; nothing else happens then.
  */
 export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<Config> {
-  return finishConfig(await readConfig(path, opts), opts);
+  const runtime = opts.runtime ? { runtime: opts.runtime } : {};
+  const draft = opts.bounds ? await readConfigBounded(path, { ...runtime, bounds: opts.bounds }) : await readConfig(path, runtime);
+  return finishConfig(draft, opts);
 }
 
 /**
@@ -115,6 +69,7 @@ export async function loadConfig(path: string, opts: LoadOptions = {}): Promise<
  * GvConfigError with the draft's problems and every new one, or returns the frozen Config.
  */
 export async function finishConfig(draft: ConfigDraft, opts: LoadOptions = {}): Promise<Config> {
+  for (const w of draft.warnings) opts.onWarning?.(w);
   const errors = [...draft.errors];
   const specs = draft.sources.plugins;
   if (opts.loadPlugins && specs.length > 0) errors.push(...(await pluginErrors(opts.loadPlugins, specs)));
@@ -129,24 +84,14 @@ export async function finishConfig(draft: ConfigDraft, opts: LoadOptions = {}): 
  * included app is, inheriting `logger` and `user` from `base` (the running config) when given.
  * The file must define exactly one app. Throws a GvConfigError.
  */
-export async function loadAppFile(path: string, opts: LoadOptions & { base?: { logger: LoggerConfig; user: UserConfig | null } } = {}): Promise<AppConfig> {
-  const file = resolvePath(path);
-  if (!(await stat(file).catch(() => null))?.isFile()) {
-    throw new GvConfigError([new GvError('GV_ERR_CONFIG_NOT_FOUND', `no app file at ${file}`, { details: { path: file } })]);
-  }
-  const errors: GvError[] = [];
-  const apps = await loadAppSource(file, [await realOrSelf(file)], errors);
-  if (apps.length !== 1) {
-    if (errors.length === 0) {
-      errors.push(new GvError('GV_ERR_CONFIG_TYPE', `an app file must define exactly one app, not ${apps.length}`, { pos: { file, line: 1, col: 1 }, details: { count: apps.length } }));
-    }
-    throw new GvConfigError(sortErrors(errors, file));
-  }
-  const r = resolveAppConfig(apps[0]!, opts.base ?? null, errors);
+export async function loadAppFile(path: string, opts: LoadOptions & { base?: AppBase } = {}): Promise<AppConfig> {
+  const base = opts.base ?? null;
+  const r = opts.bounds ? await readAppFileBounded(path, base, { bounds: opts.bounds }) : await readAppFile(path, base);
   let app = r.app;
-  if (app && r.sources && opts.registry) app = validateApp(app, r.sources, opts.registry, r.errors);
-  if (r.errors.length > 0 || !app) throw new GvConfigError(sortErrors(r.errors, file));
-  return app;
+  const errors = [...r.errors];
+  if (app && r.sources && opts.registry) app = validateApp(app, r.sources, opts.registry, errors);
+  if (errors.length > 0 || !app) throw new GvConfigError(sortErrors(errors, resolvePath(path)));
+  return deepFreeze(app);
 }
 
 /** Phase 2: hand the specs to the loader; what it throws becomes GV_ERR_CONFIG_PLUGIN_LOAD at the entry. */
@@ -164,16 +109,4 @@ async function pluginErrors(load: (specs: PluginLoadSpec[]) => Promise<void>, sp
       return new GvError('GV_ERR_CONFIG_PLUGIN_LOAD', message, { pos, cause: one, details: { ...(gv?.details ?? {}), ...(gv && gv.code !== 'GV_ERR_CONFIG_PLUGIN_LOAD' ? { code: gv.code } : {}) } });
     });
   }
-}
-
-/**
- * Problems in reading order: the main file first, then the others by path; within a file by line
- * and column. Problems without a position come first, as they are about the whole load.
- */
-export function sortErrors(errors: readonly GvError[], mainFile: string): GvError[] {
-  const rank = (p: SourcePosition | undefined): [number, string, number, number] => (p ? [p.file === mainFile ? 1 : 2, p.file, p.line, p.col] : [0, '', 0, 0]);
-  return errors
-    .map((e, i) => ({ e, i, k: rank(e.pos) }))
-    .sort((a, b) => a.k[0] - b.k[0] || (a.k[1] < b.k[1] ? -1 : a.k[1] > b.k[1] ? 1 : 0) || a.k[2] - b.k[2] || a.k[3] - b.k[3] || a.i - b.i)
-    .map((x) => x.e);
 }

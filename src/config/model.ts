@@ -76,8 +76,20 @@ export interface AppConfig {
   drain_timeout: number;
   /** How many instances serve at once. */
   instances: number;
-  /** ms the http engine holds new requests while no instance is ready, before answering 503. */
+  /** ms the engine holds new work while no instance is ready, before refusing it (http: 503). */
   queue_timeout: number;
+  /** http: ms from sending a request to an instance until its response head, before a 504. */
+  upstream_timeout: number;
+  /** http: ms an idle keep-alive connection to an instance is kept. */
+  upstream_idle_timeout: number;
+  /** http: ms an idle client keep-alive connection is kept. */
+  keepalive_timeout: number;
+  /** http: ms a client has to send a complete request head, before a 408. */
+  header_timeout: number;
+  /** Most client connections open at once on this app's listener; null: the daemon-wide cap only. */
+  max_connections: number | null;
+  /** http: peers (addresses or CIDR blocks) whose own X-Forwarded-Proto and -Host are passed on. */
+  trusted_proxies: string[];
   user: UserConfig | null;
   logger: AppLoggerConfig;
   /** Where this app was defined, for error messages and for `reload` diffs. */
@@ -107,5 +119,7 @@ export interface Config {
   user: UserConfig | null;
   /** Plugin specifiers resolved: absolute paths or package names. */
   plugins: string[];
+  /** Most client connections open at once over every app; null: derived from the file descriptor limit. */
+  max_connections: number | null;
   apps: AppConfig[];
 }

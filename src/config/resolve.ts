@@ -19,7 +19,7 @@ import { readRpc } from './sections/rpc.js';
 import { readUser } from './sections/user.js';
 
 /** The top-level keys. */
-export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir'];
+export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir', 'max_connections'];
 
 /** The resolver's input: the main file's tree, and the app mappings its includes contributed. */
 export interface ResolveInput {
@@ -48,6 +48,8 @@ export interface ConfigDraft {
   config: Config;
   sources: ConfigSources;
   errors: GvError[];
+  /** What is suspicious but not wrong (a `directory` that does not exist yet): reported, not refused. */
+  warnings: GvError[];
 }
 
 /** Resolve a whole config. Never throws for a problem in the config: problems are in `errors`. */
@@ -63,6 +65,8 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
   const userEntry = getEntry(root, 'user');
   const user = userEntry ? readUser(r, userEntry.value) : null;
   const plugins = readPlugins(r, getEntry(root, 'plugins')?.value);
+  const maxConnE = getEntry(root, 'max_connections');
+  const max_connections = maxConnE && !isNull(maxConnE.value) ? (r.integer(maxConnE.value, 'max_connections', 1, 10_000_000) ?? null) : null;
   const includeEntry = getEntry(root, 'apps_include');
   if (includeEntry) r.stringList(includeEntry.value, 'apps_include');
 
@@ -81,8 +85,9 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
   appMaps.push(...input.includedApps);
 
   const apps: AppRead[] = [];
+  const ports = port_range.to - port_range.from + 1;
   for (const map of appMaps) {
-    const a = readApp(r, map, { logger, user });
+    const a = readApp(r, map, { logger, user, ports });
     if (a) apps.push(a);
   }
   checkUnique(r, apps);
@@ -95,9 +100,10 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
     logger,
     user,
     plugins: plugins.map((p) => p.spec),
+    max_connections,
     apps: apps.map((a) => a.config),
   };
-  return { config: deepFreeze(config), sources: { plugins, apps: apps.map((a) => a.sources) }, errors: r.errors };
+  return { config: deepFreeze(config), sources: { plugins, apps: apps.map((a) => a.sources) }, errors: r.errors, warnings: [] };
 }
 
 /** One app as phase 1 resolves it (for `gracevisorctl add FILE`), inheriting from `base` (the running config). */

@@ -37,7 +37,7 @@ export interface ConfigRegistryView {
 export function validateConfig(draft: ConfigDraft, registry: ConfigRegistryView): ConfigDraft {
   const errors = [...draft.errors];
   const apps = draft.config.apps.map((app, i) => validateApp(app, draft.sources.apps[i]!, registry, errors));
-  return { config: deepFreeze({ ...draft.config, apps }), sources: draft.sources, errors };
+  return { ...draft, config: deepFreeze({ ...draft.config, apps }), errors };
 }
 
 /** One app: its engine and its health check. Returns the app, with its check's options normalised. */

@@ -5,7 +5,7 @@
  * listen, address, setTargets and drain are the same for all.
  */
 import type net from 'node:net';
-import type { DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../plugins/engine.js';
+import type { ConnectionBudget, DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../plugins/engine.js';
 import { HoldQueue } from './hold-queue.js';
 import { boundAddress, listenOn } from './listener.js';
 import { TargetSet, type TargetState } from './targets.js';
@@ -137,5 +137,48 @@ export class ClientSockets {
       bytesOut += s.bytesWritten;
     }
     return { bytesIn, bytesOut };
+  }
+}
+
+/**
+ * The connection caps of one engine: its own `max_connections` and the daemon-wide budget. A new
+ * connection over either cap makes room by shedding one the engine names (the http engine: the
+ * oldest that has not sent a complete request), or is refused.
+ */
+export class ConnectionCap {
+  readonly #max: number;
+  readonly #budget: ConnectionBudget | null;
+  readonly #counted = new Set<net.Socket>();
+
+  constructor(max: number | undefined, budget: ConnectionBudget | undefined) {
+    this.#max = max ?? Infinity;
+    this.#budget = budget ?? null;
+  }
+
+  /** Connections counted now. */
+  get size(): number {
+    return this.#counted.size;
+  }
+
+  /**
+   * Admit `socket` (counted until it closes), shedding `shed()`'s victims while over a cap. False
+   * when there is no room and nothing to shed: the caller refuses the connection.
+   */
+  admit(socket: net.Socket, shed: () => net.Socket | null): boolean {
+    for (;;) {
+      const room = this.#counted.size < this.#max && (this.#budget?.take() ?? true);
+      if (room) break;
+      const victim = shed();
+      if (!victim) return false;
+      this.#drop(victim);
+      victim.destroy();
+    }
+    this.#counted.add(socket);
+    socket.once('close', () => this.#drop(socket));
+    return true;
+  }
+
+  #drop(socket: net.Socket): void {
+    if (this.#counted.delete(socket)) this.#budget?.release();
   }
 }

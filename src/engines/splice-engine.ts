@@ -147,7 +147,9 @@ export class SpliceEngine extends BaseEngine<SpliceTargetState, Pending> {
     // Errors surface only once we touch the socket; a listener keeps them from being uncaught.
     client.on('error', () => {});
     this.requests++;
-    if (this.closing) {
+    // Counted until the addon reports the connection ended (the JS socket is closed at hand-over).
+    const full = this.#pending.size + this.#spliced.size >= (this.opts.maxConnections ?? Infinity);
+    if (this.closing || full || !(this.opts.budget?.take() ?? true)) {
       this.errors++;
       client.resetAndDestroy();
       return;
@@ -200,6 +202,7 @@ export class SpliceEngine extends BaseEngine<SpliceTargetState, Pending> {
 
   #fail(p: Pending, why: string): void {
     if (!this.#pending.delete(p)) return;
+    this.opts.budget?.release();
     this.held.remove(p);
     this.errors++;
     // A reset, as the tcp engine does: a half-open client would otherwise wait on a clean end.
@@ -216,6 +219,7 @@ export class SpliceEngine extends BaseEngine<SpliceTargetState, Pending> {
     const state = this.#spliced.get(end.id);
     if (!state) return;
     this.#spliced.delete(end.id);
+    this.opts.budget?.release();
     state.inFlight--;
     state.bytesIn += end.bytesOut;
     state.bytesOut += end.bytesIn;

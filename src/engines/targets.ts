@@ -105,6 +105,15 @@ export class TargetSet<S extends TargetState> {
     return st;
   }
 
+  /** Like {@link pick}, but never `avoid` (a target that just failed); null when it is the only one. */
+  pickOther(avoid: S): S | null {
+    for (let i = 0; i < this.#current.length; i++) {
+      const st = this.pick();
+      if (st !== avoid) return st;
+    }
+    return null;
+  }
+
   /** The remembered state of a target id. */
   get(id: string): S | undefined {
     return this.#states.get(id);

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import type { EngineDefinition, EngineOptions, EngineStats } from '../plugins/engine.js';
-import { BaseEngine, ClientSockets } from './base-engine.js';
+import { BaseEngine, ClientSockets, ConnectionCap } from './base-engine.js';
 import { TargetState, trackPair } from './targets.js';
 
 /** Per-target counters: the client connections routed here and not yet fully closed. */
@@ -23,12 +23,14 @@ class TcpTargetState extends TargetState {
 /** The tcp engine. Held work is a client socket, paused, nothing read yet. */
 export class TcpEngine extends BaseEngine<TcpTargetState, net.Socket> {
   readonly #clients = new ClientSockets();
+  readonly #cap: ConnectionCap;
 
   constructor(opts: EngineOptions) {
     // pauseOnConnect: nothing is read from the client until its upstream is connected, so no bytes
     // are buffered in JavaScript while we wait; allowHalfOpen: an ended side can still receive.
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     super(opts, server, 'tcp', (t) => new TcpTargetState(t));
+    this.#cap = new ConnectionCap(opts.maxConnections, opts.budget);
     server.on('connection', (socket: net.Socket) => this.#onConnection(socket));
   }
 
@@ -58,8 +60,14 @@ export class TcpEngine extends BaseEngine<TcpTargetState, net.Socket> {
 
   #onConnection(socket: net.Socket): void {
     this.requests++;
-    this.#clients.add(socket);
     socket.on('error', () => {}); // reported through 'close'; the route below destroys the other side
+    // At max_connections (or the daemon-wide cap) a new connection is refused: every open one is
+    // a client's, and none can be told apart as idle.
+    if (!this.#cap.admit(socket, () => null)) {
+      this.refuse(socket);
+      return;
+    }
+    this.#clients.add(socket);
     if (this.closing) {
       this.refuse(socket);
       return;

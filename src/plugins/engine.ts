@@ -74,16 +74,41 @@ export interface Engine {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** What an engine factory is given. */
+/**
+ * A cap on connections shared by every engine of one daemon, so that the apps together never use
+ * the file descriptors the control API and the log files need.
+ */
+export interface ConnectionBudget {
+  /** Take one connection's place; false when none is left (the caller refuses the connection). */
+  take(): boolean;
+  /** Give a place back (the connection closed). */
+  release(): void;
+}
+
+/** What an engine factory is given: the app's address and its engine settings (docs/engines.md). */
 export interface EngineOptions {
   /** App name, for logs and headers. */
   app: string;
   host: string;
   port: number;
-  /** http: how long to hold a request while there is no target before answering 503, ms. */
+  /** How long to hold new work while there is no target before refusing it (http: 503), ms (`queue_timeout`). */
   queueTimeoutMs: number;
   /** Where the engine reports things worth a log line. */
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Most client connections open at once (`max_connections`); unlimited when absent. */
+  maxConnections?: number;
+  /** The daemon-wide connection cap every engine shares; none when absent. */
+  budget?: ConnectionBudget;
+  /** http: time from sending a request upstream to its response's head, before a 504, ms (`upstream_timeout`). */
+  upstreamTimeoutMs?: number;
+  /** http: how long an idle keep-alive connection to an instance is kept, ms (`upstream_idle_timeout`). */
+  upstreamIdleMs?: number;
+  /** http: how long an idle client keep-alive connection is kept, ms (`keepalive_timeout`). */
+  keepAliveMs?: number;
+  /** http: time a client has to send a complete request head, before a 408, ms (`header_timeout`). */
+  headerTimeoutMs?: number;
+  /** http: peers whose own X-Forwarded-Proto/-Host are passed on (addresses or CIDR blocks, `trusted_proxies`). */
+  trustedProxies?: readonly string[];
 }
 
 /** How a plugin contributes an engine (registered as `engines.<key>`). */

@@ -4,6 +4,12 @@
  * child's output is cut into whole lines before it is written, and one write carries only whole
  * lines, so lines of different instances or apps never interleave mid-line. Nothing is prefixed: the
  * file holds exactly what the app printed, line by line.
+ *
+ * Memory is bounded: when a file's stream has more than its buffer waiting (the disk is slower than
+ * the app), the app's pipe is no longer read until the stream drains, so the app's own writes block
+ * as they would on a slow terminal. Per pipe at most one read (64 KiB) and one partial line
+ * ({@link MAX_PARTIAL}) are held, and per file the stream's own buffer (16 KiB past which it asks
+ * its writers to wait) and the chunk that crossed it.
  */
 import type { Readable } from 'node:stream';
 import type { RotatingFileStream } from 'rotating-file-stream';
@@ -46,10 +52,14 @@ export class LogFilePool {
     if (!f) return;
     if (--f.refs > 0) return;
     this.#files.delete(file);
+    const stream = f.stream;
+    // A stream that failed (its folder went away, the disk is full) is already gone: nothing to wait for.
+    if (stream.destroyed || stream.writableFinished) return;
     await new Promise<void>((resolve) => {
-      f.stream.once('finish', () => resolve());
-      f.stream.once('error', () => resolve());
-      f.stream.end();
+      stream.once('finish', () => resolve());
+      stream.once('error', () => resolve());
+      stream.once('close', () => resolve());
+      stream.end();
     });
   }
 
@@ -76,10 +86,10 @@ export class AppLogs {
     this.#err = pool.acquire(this.stderrFile, logger);
   }
 
-  /** Copy a child's stdout and stderr to the files, whole lines at a time. */
+  /** Copy a child's stdout and stderr to the files, whole lines at a time, pausing a pipe while its file is behind. */
   attach(stdout: Readable | null, stderr: Readable | null): void {
-    if (stdout) pipeLines(stdout, (chunk) => this.#write(this.#out, chunk));
-    if (stderr) pipeLines(stderr, (chunk) => this.#write(this.#err, chunk));
+    if (stdout) pipeLines(stdout, (chunk) => this.#write(this.#out, chunk), (resume) => this.#whenDrained(this.#out, resume));
+    if (stderr) pipeLines(stderr, (chunk) => this.#write(this.#err, chunk), (resume) => this.#whenDrained(this.#err, resume));
   }
 
   /** Release the files (the streams close when no other app uses them). */
@@ -89,28 +99,53 @@ export class AppLogs {
     await Promise.all([this.#pool.release(this.stdoutFile), this.#pool.release(this.stderrFile)]);
   }
 
-  #write(stream: RotatingFileStream, chunk: Buffer): void {
+  /** False when the stream's buffer is full: the caller stops reading until {@link #whenDrained}. */
+  #write(stream: RotatingFileStream, chunk: Buffer): boolean {
     // Output that arrives after close (a child still flushing) has nowhere to go.
-    if (this.#closed || stream.writableEnded) return;
-    stream.write(chunk);
+    if (this.#closed || stream.writableEnded) return true;
+    return stream.write(chunk);
+  }
+
+  #whenDrained(stream: RotatingFileStream, resume: () => void): void {
+    if (this.#closed || stream.writableEnded || !stream.writableNeedDrain) {
+      resume();
+      return;
+    }
+    // 'close' too: a stream that fails or ends must not leave the app's pipe paused for ever.
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resume();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
   }
 }
 
-/** Read `src` and hand `write` only whole lines (one call per chunk of complete lines). */
-export function pipeLines(src: Readable, write: (chunk: Buffer) => void): void {
+/**
+ * Read `src` and hand `write` only whole lines (one call per chunk of complete lines). When `write`
+ * returns false, `src` is paused until `waitDrain` calls back: backpressure from the file to the app.
+ */
+export function pipeLines(src: Readable, write: (chunk: Buffer) => boolean | void, waitDrain?: (resume: () => void) => void): void {
   let partial: Buffer | null = null;
+  const push = (chunk: Buffer): void => {
+    if (write(chunk) === false && waitDrain) {
+      src.pause();
+      waitDrain(() => src.resume());
+    }
+  };
   src.on('data', (data: Buffer) => {
     const buf: Buffer = partial ? Buffer.concat([partial, data]) : data;
     const nl = buf.lastIndexOf(0x0a);
     if (nl === -1) {
       partial = buf;
       if (partial.length > MAX_PARTIAL) {
-        write(Buffer.concat([partial, Buffer.from('\n')]));
+        push(Buffer.concat([partial, Buffer.from('\n')]));
         partial = null;
       }
       return;
     }
-    write(buf.subarray(0, nl + 1));
+    push(buf.subarray(0, nl + 1));
     partial = nl + 1 < buf.length ? Buffer.from(buf.subarray(nl + 1)) : null;
   });
   src.on('end', () => {

@@ -274,6 +274,9 @@ export class App {
     if (this.#machine.is('removed')) return;
     this.#failures.cancelRetry();
     this.#setState('stopping');
+    // An instance still starting is stopped now, not after its start: a start may wait up to
+    // start_timeout (or for ever without one), and the task that runs it would hold the queue.
+    for (const inst of this.#instances) if (inst.state === null || inst.state === 'starting') void inst.stop();
     await this.#enqueue(() => this.#rollout.retireAll([...this.#instances]));
     // A start or restart asked for meanwhile has moved the state on already.
     if (this.#machine.is('stopping')) this.#setState('stopped');

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { parse } from 'shell-quote';
+import { splitCommandWords } from '../config/command.js';
 import { GvError } from '../errors.js';
 import type { AppConfig } from '../config/model.js';
 
@@ -36,32 +36,19 @@ export function fillPort(text: string, port: number): string {
 }
 
 /**
- * Split `command` into argv the way a shell does (quotes keep words together, `$VAR` and glob
- * characters are passed as written, not expanded). Shell operators (`|`, `&&`, `;`, `>`…) are
- * refused with GV_ERR_SPAWN: the command is executed directly, not by a shell; wrap it in
- * `sh -c '…'` to get one.
+ * The argv of `command` (src/config/command.ts: split like a shell, run without one). Shell syntax
+ * and an empty command are refused with GV_ERR_SPAWN; the config check refuses them earlier, at
+ * their position, so this is the last line of defence.
  */
 export function splitCommand(command: string): string[] {
-  // Keep `$` literal: the env callback returns the variable reference unchanged.
-  const words = parse(command, (name: string) => `$${name}`);
-  const argv: string[] = [];
-  for (const w of words) {
-    if (typeof w === 'string') {
-      argv.push(w);
-      continue;
-    }
-    if ('comment' in w) break;
-    if ('op' in w && w.op === 'glob') {
-      argv.push(w.pattern);
-      continue;
-    }
-    const op = 'op' in w ? w.op : JSON.stringify(w);
-    throw new GvError('GV_ERR_SPAWN', `command has the shell operator ${op}; gracevisor runs the command without a shell, wrap it in sh -c '…' if you need one`, {
-      details: { command, operator: op },
+  const r = splitCommandWords(command);
+  if (r.shell !== null) {
+    throw new GvError('GV_ERR_SPAWN', `command has the shell syntax ${r.shell}; gracevisor runs the command without a shell, wrap it in sh -c '…' if you need one`, {
+      details: { command, operator: r.shell },
     });
   }
-  if (argv.length === 0) throw new GvError('GV_ERR_SPAWN', 'command is empty', { details: { command } });
-  return argv;
+  if (r.argv.length === 0) throw new GvError('GV_ERR_SPAWN', 'command is empty', { details: { command } });
+  return r.argv;
 }
 
 /** `KEY=value` entries (with `{port}` filled in) added over the daemon's environment. */

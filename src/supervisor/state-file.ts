@@ -2,9 +2,12 @@
  * The run directory of one daemon: `state.json` records every live instance (pid, process group,
  * port, app, start time) so that a daemon killed without cleanup can, on its next start, stop what
  * the previous run left behind; `gracevisord.lock` keeps two daemons off one run directory.
- * Every write goes to a temporary file renamed over the old one, so a crash never leaves half a file.
+ * Every write goes to a temporary file renamed over the old one, so a crash never leaves half a file,
+ * and happens before the change it records returns, so a crash never leaves a process unrecorded.
+ * Both files are the daemon user's only (0600).
  */
-import { mkdir, readFile, rename, unlink, writeFile, open } from 'node:fs/promises';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, unlink, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GvError } from '../errors.js';
 import { groupAlive, isSameProcess, killGroup, procStartTime } from './proc.js';
@@ -40,8 +43,6 @@ export class StateFile {
   readonly lockPath: string;
   readonly #records = new Map<string, InstanceRecord>();
   #locked = false;
-  #writing: Promise<void> | null = null;
-  #dirty = false;
   readonly #onError: (err: GvError) => void;
 
   /** `onError` hears about writes that failed (the daemon keeps running; the next write retries). */
@@ -65,7 +66,7 @@ export class StateFile {
     const mine = JSON.stringify({ pid: process.pid, proc_start: procStartTime(process.pid) });
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const fh = await open(this.lockPath, 'wx', 0o644);
+        const fh = await open(this.lockPath, 'wx', 0o600);
         await fh.writeFile(mine);
         await fh.close();
         this.#locked = true;
@@ -144,15 +145,19 @@ export class StateFile {
     return out;
   }
 
-  /** Record a live instance (written out asynchronously; see {@link flush}). */
+  /**
+   * Record a live instance. Written out before this returns (synchronously: a small file, a few
+   * hundred microseconds): the daemon may die the next moment (a plugin's `process.exit`, a SIGKILL),
+   * and its successor must know every process it left, a starting one included.
+   */
   add(rec: InstanceRecord): void {
     this.#records.set(rec.id, rec);
-    this.#schedule();
+    this.#write();
   }
 
-  /** Forget an instance whose process is gone. */
+  /** Forget an instance whose process is gone (written out at once too). */
   remove(id: string): void {
-    if (this.#records.delete(id)) this.#schedule();
+    if (this.#records.delete(id)) this.#write();
   }
 
   /** The records as they are now. */
@@ -160,39 +165,25 @@ export class StateFile {
     return [...this.#records.values()];
   }
 
-  /** Resolves once everything recorded so far is on disk (a no-op without the lock). */
+  /** Write the records again (a no-op without the lock); a write that failed earlier is retried here. */
   async flush(): Promise<void> {
-    this.#dirty = true;
-    this.#schedule();
-    while (this.#writing) await this.#writing;
+    this.#write();
   }
 
-  #schedule(): void {
-    // Only the holder of the lock writes: a daemon that failed to take the run_dir must never
-    // overwrite the state of the one that has it.
+  /**
+   * Write every record to a temporary file renamed over the state file. Only the holder of the lock
+   * writes: a daemon that failed to take the run_dir must never overwrite the holder's records.
+   * A failure is reported and the daemon goes on; the next change writes again.
+   */
+  #write(): void {
     if (!this.#locked) return;
-    this.#dirty = true;
-    if (this.#writing) return;
-    this.#writing = (async () => {
-      // Coalesce: whatever changed while a write ran is written by the next round.
-      while (this.#dirty) {
-        this.#dirty = false;
-        await this.#write();
-      }
-    })().finally(() => {
-      this.#writing = null;
-    });
-  }
-
-  async #write(): Promise<void> {
-    const doc: StateDoc = { daemon: { pid: process.pid, proc_start: procStartTime(process.pid) }, instances: this.records() };
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
-      await mkdir(this.dir, { recursive: true });
-      await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o644 });
-      await rename(tmp, this.path);
+      mkdirSync(this.dir, { recursive: true });
+      const doc: StateDoc = { daemon: { pid: process.pid, proc_start: procStartTime(process.pid) }, instances: this.records() };
+      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+      renameSync(tmp, this.path);
     } catch (err) {
-      // The daemon keeps running without a state file; the next write tries again.
       this.#onError(new GvError('GV_ERR_STATE_FILE', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err }));
     }
   }

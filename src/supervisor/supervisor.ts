@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { GvError } from '../errors.js';
 import type { AppConfig, Config } from '../config/model.js';
-import { loadAppFile, loadConfig } from '../config/load.js';
+import { DEFAULT_READ_BOUNDS, loadAppFile, loadConfig, type LoadOptions, type ReadBounds } from '../config/load.js';
 import type { Engine } from '../plugins/engine.js';
 import { Hooks } from '../plugins/hooks.js';
 import { configLoadOptions } from '../plugins/loader.js';
@@ -17,6 +17,7 @@ import type { AppStatus, LogFiles, ReloadResult, RestartResult, SupervisorApi } 
 import { App, type AppContext } from './app.js';
 import { LogFilePool } from './app-logs.js';
 import { DaemonLog } from './daemon-log.js';
+import { Budget, connectionsFor, raiseNofile, readNofile } from './fd-limit.js';
 import type { ProbeTiming } from './instance.js';
 import { PortPool } from './port-pool.js';
 import type { BackoffOptions } from './restart-policy.js';
@@ -42,6 +43,13 @@ export interface SupervisorOptions {
   recoveryGraceMs?: number;
   /** Extra plugins registered after `createRegistry`'s and before the config's (embedders and tests). */
   plugins?: readonly Plugin[];
+  /**
+   * How much memory and time reading a config (at start, reload and add) may take; it runs in a
+   * worker thread so no config can exhaust the daemon. Default {@link DEFAULT_READ_BOUNDS}; `false`
+   * reads in the daemon's own thread (in-process tests, where a worker would have to compile the
+   * TypeScript sources again).
+   */
+  configBounds?: ReadBounds | false;
 }
 
 /** The daemon's core. */
@@ -58,6 +66,8 @@ export class Supervisor implements SupervisorApi {
   /** Apps added at run time with `add`, by name: their files are read again on reload. */
   readonly #addedFiles = new Map<string, string>();
   readonly #logFiles: LogFilePool;
+  /** The daemon-wide cap on client connections (max_connections, else from the descriptor limit). */
+  readonly budget = new Budget(Infinity);
   #nextId = 0;
   #started = false;
   #shutdown: Promise<void> | null = null;
@@ -88,7 +98,7 @@ export class Supervisor implements SupervisorApi {
     });
     const registry = opts.createRegistry(hooks);
     for (const p of opts.plugins ?? []) registry.register(p);
-    const config = await loadConfig(configPath, configLoadOptions(registry));
+    const config = await loadConfig(configPath, { ...configLoadOptions(registry), ...boundsOf(opts), onWarning: (w) => log.warn(w.format(), { code: w.code }) });
     if (!log.file) log.useFile(config.logger);
     return new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
   }
@@ -116,6 +126,9 @@ export class Supervisor implements SupervisorApi {
     this.#started = true;
     await this.stateFile.lock();
     try {
+      const fds = await raiseNofile();
+      if (fds.error) this.log.warn('cannot raise the open files limit', { soft: fds.before?.soft, hard: fds.before?.hard, error: fds.error });
+      this.#sizeBudget(this.#config);
       const recovered = await this.stateFile.recover(this.#opts.recoveryGraceMs ?? 2000);
       for (const r of recovered) {
         this.log.warn('stopped an instance a previous run left', { app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
@@ -190,11 +203,11 @@ export class Supervisor implements SupervisorApi {
   }
 
   async #reload(): Promise<ReloadResult> {
-    const next = await loadConfig(this.#config.file, configLoadOptions(this.registry));
+    const next = await loadConfig(this.#config.file, { ...configLoadOptions(this.registry), ...boundsOf(this.#opts), onWarning: (w) => this.log.warn(w.format(), { code: w.code }) });
     const nextApps = new Map<string, AppConfig>(next.apps.map((a) => [a.name, a]));
     for (const [name, file] of this.#addedFiles) {
       if (nextApps.has(name)) continue;
-      nextApps.set(name, await loadAppFile(file, { registry: this.registry.configView(), base: { logger: next.logger, user: next.user } }));
+      nextApps.set(name, await loadAppFile(file, { registry: this.registry.configView(), base: { logger: next.logger, user: next.user }, ...boundsOf(this.#opts) }));
     }
     const added: string[] = [];
     const removed: string[] = [];
@@ -233,6 +246,7 @@ export class Supervisor implements SupervisorApi {
 
     const prev = this.#config;
     this.#config = next;
+    this.#sizeBudget(next);
     // The daemon log follows logger.log_file when it was the config's file (not one gracevisord chose).
     if (this.log.file === (prev.logger.log_file ?? join(prev.logger.log_dir, 'gracevisor.log'))) this.log.useFile(next.logger);
     const tasks: Promise<unknown>[] = [];
@@ -263,7 +277,7 @@ export class Supervisor implements SupervisorApi {
 
   /** Add one app from a file (either syntax); GV_ERR_APP_EXISTS or GV_ERR_CONFIG_DUPLICATE_LISTEN on a clash. */
   async addApp(file: string): Promise<AppStatus> {
-    const cfg = await loadAppFile(file, { registry: this.registry.configView(), base: { logger: this.#config.logger, user: this.#config.user } });
+    const cfg = await loadAppFile(file, { registry: this.registry.configView(), base: { logger: this.#config.logger, user: this.#config.user }, ...boundsOf(this.#opts) });
     if (this.#apps.has(cfg.name)) throw new GvError('GV_ERR_APP_EXISTS', `an app named ${cfg.name} already exists`, { details: { app: cfg.name } });
     if (this.#addressTaken(cfg)) {
       throw new GvError('GV_ERR_CONFIG_DUPLICATE_LISTEN', `${cfg.external_host}:${cfg.external_port} is already the address of another app`, { details: { app: cfg.name } });
@@ -326,6 +340,15 @@ export class Supervisor implements SupervisorApi {
     void this.hooks.emit('onAppRemoved', name, { name });
   }
 
+  /** Size the connection budget: the config's max_connections, else what the descriptor limit allows. */
+  #sizeBudget(config: Config): void {
+    const instances = config.apps.reduce((n, a) => n + a.instances, 0);
+    const nofile = readNofile()?.soft ?? 1024;
+    const max = config.max_connections ?? connectionsFor(nofile, instances);
+    this.budget.resize(max);
+    this.log.info('connection budget', { max_connections: max, open_files: nofile, source: config.max_connections === null ? 'open files limit' : 'config' });
+  }
+
   #addressTaken(cfg: AppConfig, except?: App): boolean {
     for (const app of this.#apps.values()) {
       if (app === except || app.name === cfg.name) continue;
@@ -360,8 +383,20 @@ export class Supervisor implements SupervisorApi {
       port: cfg.external_port,
       queueTimeoutMs: cfg.queue_timeout,
       log: (level, msg, fields) => this.log.write(level, msg, { app: cfg.name, ...fields }),
+      ...(cfg.max_connections !== null && { maxConnections: cfg.max_connections }),
+      budget: this.budget,
+      upstreamTimeoutMs: cfg.upstream_timeout,
+      upstreamIdleMs: cfg.upstream_idle_timeout,
+      keepAliveMs: cfg.keepalive_timeout,
+      headerTimeoutMs: cfg.header_timeout,
+      trustedProxies: cfg.trusted_proxies,
     });
   }
+}
+
+/** The load option for a supervisor's config bounds. */
+function boundsOf(opts: SupervisorOptions): Pick<LoadOptions, 'bounds'> {
+  return opts.configBounds === false ? {} : { bounds: opts.configBounds ?? DEFAULT_READ_BOUNDS };
 }
 
 /** Equal configs apart from where they were written. */
@@ -369,9 +404,12 @@ function sameApp(a: AppConfig, b: AppConfig): boolean {
   return stableJson({ ...a, source: null }) === stableJson({ ...b, source: null });
 }
 
+/** The keys an engine is built with: a change to any needs a new listener (or engine). */
+const ENGINE_KEYS = ['external_host', 'external_port', 'proxy', 'queue_timeout', 'upstream_timeout', 'upstream_idle_timeout', 'keepalive_timeout', 'header_timeout', 'max_connections', 'trusted_proxies'] as const;
+
 /** A change that needs a new listener (or engine): remove and add rather than restart. */
 function listenerChanged(a: AppConfig, b: AppConfig): boolean {
-  return a.external_host !== b.external_host || a.external_port !== b.external_port || a.proxy !== b.proxy || a.queue_timeout !== b.queue_timeout;
+  return ENGINE_KEYS.some((k) => stableJson(a[k]) !== stableJson(b[k]));
 }
 
 function stableJson(v: unknown): string {

@@ -124,6 +124,12 @@ t.test('an app takes every default the original README gives', async (t) => {
       drain_timeout: 30_000,
       instances: 1,
       queue_timeout: 10_000,
+      upstream_timeout: 60_000,
+      upstream_idle_timeout: 1_000,
+      keepalive_timeout: 65_000,
+      header_timeout: 10_000,
+      max_connections: null,
+      trusted_proxies: [],
       user: null,
       logger: {
         log_dir: '/var/log/gracevisor',

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { GvConfigError } from '../../src/errors.js';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DaemonLog } from '../../src/supervisor/daemon-log.js';
@@ -52,10 +53,12 @@ t.test('each instance leads its own process group', async (t) => {
   t.equal(Number(fields[2]), pid, 'pgid is its own pid');
 });
 
-t.test('shell operators in command are refused with GV_ERR_SPAWN and the old instance keeps serving', async (t) => {
-  t.throws(() => splitCommand('node app.js | tee out'), { code: 'GV_ERR_SPAWN' });
+t.test('shell syntax in command is refused at spawn with GV_ERR_SPAWN, and earlier, at its position, by the config check', async (t) => {
+  t.throws(() => splitCommand('node app.js | tee out'), { code: 'GV_ERR_SPAWN', details: { operator: '|' } });
   t.throws(() => splitCommand('a && b'), { code: 'GV_ERR_SPAWN' });
   t.throws(() => splitCommand('a > file'), { code: 'GV_ERR_SPAWN' });
+  t.throws(() => splitCommand('echo `date`'), { code: 'GV_ERR_SPAWN', details: { operator: '`' } });
+  t.throws(() => splitCommand('echo $(date)'), { code: 'GV_ERR_SPAWN', details: { operator: '$(' } });
   t.throws(() => splitCommand('   '), { code: 'GV_ERR_SPAWN' });
   t.same(splitCommand('node $HOME/app.js *.js # comment'), ['node', '$HOME/app.js', '*.js'], '$VAR and globs stay as written');
   t.throws(() => buildEnv(['NOEQUALS'], 1), { code: 'GV_ERR_SPAWN' });
@@ -63,11 +66,10 @@ t.test('shell operators in command are refused with GV_ERR_SPAWN and the old ins
   const dir = tempDir(t);
   const app = await behaveApp('ops', join(dir, 'mode'), { command: `${NODE_BARE} ${BEHAVE_APP} --port={port} && echo hi` });
   const cfg = await writeConfig(dir, [app]);
-  const rec = recorder();
-  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
-  const st = sup.status('ops')[0]!;
-  t.equal(st.instances.length, 0);
-  t.equal(rec.of('onRestartFailed', 'ops')[0]?.e.error.code, 'GV_ERR_SPAWN');
+  const err = await startSupervisor(t, cfg.file).then(() => null, (e: unknown) => e as GvConfigError);
+  t.equal(err?.code, 'GV_ERR_CONFIG_COMMAND', 'the config does not load');
+  t.match(err?.errors[0], { pos: { file: cfg.file }, details: { operator: '&&' } });
+  t.equal(err?.errors[0]?.pos?.col, 14, 'at the command value');
 });
 
 t.test('a command that does not exist fails its start with GV_ERR_SPAWN', async (t) => {

@@ -9,7 +9,7 @@
 import { UsageError } from 'clipanion';
 import type { ControlTarget } from '../../control/client.js';
 import { readTokenFile, tokenFilePath } from '../../control/token.js';
-import { loadConfig } from '../../config/load.js';
+import { DEFAULT_READ_BOUNDS, loadConfig } from '../../config/load.js';
 import { DEFAULT_RUN_DIR, DEFAULT_SOCKET } from '../../config/defaults.js';
 import type { Config } from '../../config/model.js';
 
@@ -28,15 +28,12 @@ export interface TargetOptions {
 }
 
 /**
- * Load a config for its rpc and run_dir only. The same loader as the daemon's keeps the two from
- * disagreeing; plugins are not loaded here, so every engine and healthcheck type is taken on trust
- * (checking them is `gracevisord --check`'s job, not a client's).
+ * Load a config for its rpc and run_dir only: phase 1 of the daemon's own loader (bounded like the
+ * daemon's), so the two never disagree on where the daemon listens. Plugins are neither loaded nor
+ * checked here (that is `gracevisord --check`'s job, not a client's).
  */
 async function rpcOf(conf: string): Promise<Config> {
-  return loadConfig(conf, {
-    registry: { engine: () => ({ available: true, reason: null }), healthcheck: () => ({}) },
-    loadPlugins: async () => undefined,
-  });
+  return loadConfig(conf, { bounds: DEFAULT_READ_BOUNDS });
 }
 
 async function tokenFor(opts: TargetOptions, config: Config | null): Promise<string | null> {

@@ -17,7 +17,8 @@ const COMMON = {
     const n = r.integer(v, `logger.${k}`, -1, 1_000_000);
     return n === undefined ? undefined : n === -1 ? null : n;
   }),
-  max_log_age: field<number | null | undefined>(undefined, (r, v, k) => r.duration(v, `logger.${k}`, { unlimited: true, min: 1 })),
+  // Rotation by age runs on rotating-file-stream's own clock, which takes any length: up to ten years.
+  max_log_age: field<number | null | undefined>(undefined, (r, v, k) => r.duration(v, `logger.${k}`, { unlimited: true, min: 1, max: 3650 * 86_400_000 })),
 };
 
 /** Every key of the global `logger`. */

@@ -9,46 +9,73 @@
  * (./upgrade.ts). Headers are rewritten in one pass (./headers.ts).
  */
 import http from 'node:http';
+import { BlockList, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { EngineDefinition, EngineOptions, EngineStats, Target } from '../../plugins/engine.js';
-import { BaseEngine, ClientSockets } from '../base-engine.js';
+import type { EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../../plugins/engine.js';
+import { BaseEngine, ClientSockets, ConnectionCap } from '../base-engine.js';
 import { Exchange, type ExchangeOwner } from './exchange.js';
-import { forwardedHeaders } from './headers.js';
+import { forwardedHeaders, requestTarget, type RequestTarget } from './headers.js';
 import { BODY_503, endSocket, sendError } from './responses.js';
-import { HttpTargetState } from './target-state.js';
+import { HttpTargetState, type PoolTimeouts } from './target-state.js';
 import { pipeUpgrade } from './upgrade.js';
 
-/** How long a client keep-alive connection may sit idle, ms (longer than most clients' own idle timeout). */
-const CLIENT_KEEP_ALIVE_MS = 65_000;
+/** The engine's timers when the app's config does not set them (src/config/defaults.ts has the same). */
+const DEFAULT_KEEP_ALIVE_MS = 65_000;
+const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+const DEFAULT_UPSTREAM_IDLE_MS = 1_000;
 
-/** A request (or an upgrade, with its socket and head) held while there is no target. */
+/**
+ * A retry whose failed target is the only one: how long it waits for the supervisor to replace that
+ * target (an instance that died is noticed within milliseconds) before it is sent to it once more.
+ */
+const RETRY_GRACE_MS = 1_000;
+
+/** Work held while there is no target: a request (or an upgrade, with its socket and head), or a retry (`retry`). */
 interface Held {
   req: http.IncomingMessage;
   res: http.ServerResponse | null;
   socket: Duplex | null;
   head: Buffer | null;
+  retry: Exchange | null;
 }
 
 /** The http engine. */
 export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements ExchangeOwner {
   readonly #clients = new ClientSockets();
+  readonly #cap: ConnectionCap;
+  /** Client sockets that have not sent a complete request head yet, oldest first: shed first at the cap. */
+  readonly #headless = new Set<Socket>();
+  /** Client sockets between requests (keep-alive), longest idle first: shed next. */
+  readonly #idle = new Set<Socket>();
+  readonly #trusted: BlockList | null;
+  readonly #pool: PoolTimeouts;
+  /** Retries waiting for the only target, which just failed them, to be replaced (see {@link retry}). */
+  readonly #retrying = new Map<Exchange, NodeJS.Timeout>();
   readonly #onClientClose = function onClientClose(this: http.ServerResponse): void {
     (this as unknown as { gvExchange?: Exchange }).gvExchange?.onClientClose();
   };
 
   constructor(opts: EngineOptions) {
+    const headerTimeout = opts.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS;
     const server = http.createServer({
-      keepAliveTimeout: CLIENT_KEEP_ALIVE_MS,
-      // Slow clients and long requests are the app's business; the engine itself never cuts them.
+      keepAliveTimeout: opts.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
+      // A client that has not sent its whole request head in time gets 408 (slowloris); node checks
+      // on this interval, so it is kept short next to the timeout.
+      headersTimeout: headerTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headerTimeout / 4))),
+      // A slow upload and a long request are the app's business: the engine does not cut them.
       requestTimeout: 0,
-      headersTimeout: 60_000,
       noDelay: true,
     });
-    super(opts, server, 'http', (t) => new HttpTargetState(t));
+    super(opts, server, 'http', (t) => new HttpTargetState(t, this.#pool));
+    this.#pool = { upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS, upstreamIdleMs: opts.upstreamIdleMs ?? DEFAULT_UPSTREAM_IDLE_MS };
+    this.#cap = new ConnectionCap(opts.maxConnections, opts.budget);
+    this.#trusted = trustedList(opts.trustedProxies ?? []);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.#onRequest(req, res));
     server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.#onUpgrade(req, socket, head));
-    server.on('connection', (socket) => this.#clients.add(socket));
+    server.on('connection', (socket: Socket) => this.#onConnection(socket));
     // No 'clientError' listener on purpose: node's default answers malformed requests with 400, 431 or
     // 408 as fits, and destroys the socket without throwing.
   }
@@ -63,6 +90,11 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     const server = this.server as http.Server;
     server.closeIdleConnections();
     for (const h of this.held.takeAll()) this.refuse(h);
+    for (const [ex, timer] of this.#retrying) {
+      clearTimeout(timer);
+      this.refuse({ req: ex.req, res: ex.res, socket: null, head: null, retry: ex });
+    }
+    this.#retrying.clear();
     const states = this.targets.all();
     await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? Infinity)));
     server.closeAllConnections();
@@ -75,15 +107,51 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     await closed;
   }
 
-  /** ExchangeOwner: the first attempt failed before any response; one more try, on a current target. */
+  /**
+   * ExchangeOwner: the first attempt failed before any response; one more try, on a current target
+   * other than the one that failed. When that one is the only target (its instance may just have
+   * died), the retry waits a moment ({@link RETRY_GRACE_MS}) for the supervisor to replace it; with
+   * no target at all it waits like a new request, up to queue_timeout.
+   */
   retry(ex: Exchange): void {
-    const st = this.targets.pick();
-    if (st === null) {
-      this.errors++;
-      sendError(ex.res, 503, BODY_503);
+    const other = this.targets.pickOther(ex.st);
+    if (other !== null) {
+      this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, true);
       return;
     }
-    this.#dispatch(st, ex.req, ex.res, ex.headers, ex.hasBody, true);
+    if (this.targets.current.length === 0) {
+      this.#holdRetry(ex);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#retrying.delete(ex);
+      // Not replaced in time: the target is still there, so it gets the one more try.
+      const st = this.targets.pick();
+      if (st) this.#dispatch(st, ex.req, ex.res, ex.headers, ex.hasBody, true);
+      else this.#holdRetry(ex);
+    }, Math.min(RETRY_GRACE_MS, this.opts.queueTimeoutMs));
+    this.#retrying.set(ex, timer);
+    ex.res.once('close', () => {
+      clearTimeout(timer);
+      this.#retrying.delete(ex);
+    });
+  }
+
+  override setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
+    super.setTargets(targets, opts);
+    for (const [ex, timer] of this.#retrying) {
+      const other = this.targets.pickOther(ex.st);
+      if (other === null && this.targets.current.length > 0) continue;
+      clearTimeout(timer);
+      this.#retrying.delete(ex);
+      if (other !== null) this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, true);
+      else this.#holdRetry(ex);
+    }
+  }
+
+  #holdRetry(ex: Exchange): void {
+    if (ex.res.destroyed) return;
+    this.holdOrRefuse({ req: ex.req, res: ex.res, socket: null, head: null, retry: ex }, (stop) => ex.res.once('close', stop));
   }
 
   countError(): void {
@@ -100,10 +168,12 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
   }
 
   protected release(st: HttpTargetState, h: Held): void {
-    if (h.res) {
+    if (h.retry) {
+      if (!h.res!.destroyed) this.#dispatch(st, h.req, h.res!, h.retry.headers, h.retry.hasBody, true);
+    } else if (h.res) {
       if (!h.res.destroyed) this.#forward(st, h.req, h.res);
     } else if (h.socket && !h.socket.destroyed) {
-      pipeUpgrade(this, st, h.req, h.socket, h.head ?? Buffer.alloc(0));
+      this.#upgrade(st, h.req, h.socket, h.head ?? Buffer.alloc(0));
     }
   }
 
@@ -114,8 +184,39 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     else if (h.socket) endSocket(h.socket, 503, BODY_503);
   }
 
+  /**
+   * A new client connection: counted against max_connections and the daemon-wide budget; at a cap
+   * the oldest connection that never sent a complete request head is closed to make room, then the
+   * one idle longest between requests, and when every one is busy the new one is refused.
+   */
+  #onConnection(socket: Socket): void {
+    if (!this.#cap.admit(socket, () => first(this.#headless) ?? first(this.#idle))) {
+      this.errors++;
+      socket.destroy();
+      return;
+    }
+    this.#clients.add(socket);
+    this.#headless.add(socket);
+    socket.once('close', () => {
+      this.#headless.delete(socket);
+      this.#idle.delete(socket);
+    });
+  }
+
+  /** The socket is serving a request now: neither headless nor idle; idle again once its response is done. */
+  #busy(socket: Socket, res: http.ServerResponse | null): void {
+    this.#headless.delete(socket);
+    this.#idle.delete(socket);
+    if (res) {
+      res.once('finish', () => {
+        if (!socket.destroyed) this.#idle.add(socket);
+      });
+    }
+  }
+
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.requests++;
+    this.#busy(req.socket, res);
     if (this.closing) {
       res.shouldKeepAlive = false;
       this.errors++;
@@ -124,26 +225,33 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     }
     const st = this.targets.pick();
     if (st === null) {
-      this.holdOrRefuse({ req, res, socket: null, head: null }, (stop) => res.once('close', stop));
+      this.holdOrRefuse({ req, res, socket: null, head: null, retry: null }, (stop) => res.once('close', stop));
       return;
     }
     this.#forward(st, req, res);
   }
 
   #forward(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const { headers, hasBody, contentLength } = forwardedHeaders(req, false);
+    const target = requestTarget(req);
+    if ('bad' in target) {
+      this.errors++;
+      res.shouldKeepAlive = false;
+      sendError(res, 400, `Bad Request: ${target.bad}\n`);
+      return;
+    }
+    const { headers, hasBody, contentLength } = forwardedHeaders(req, { upgrade: false, trusted: this.#isTrusted(req), host: target.host });
     st.bytesOut += contentLength;
     res.on('close', this.#onClientClose);
-    this.#dispatch(st, req, res, headers, hasBody, false);
+    this.#dispatch(st, req, res, headers, hasBody, false, target.path);
   }
 
-  #dispatch(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean): void {
-    const ex = new Exchange(this, st, req, res, headers, hasBody, retried);
+  #dispatch(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean, path?: string): void {
+    const ex = new Exchange(this, st, req, res, headers, hasBody, retried, path ?? (res as unknown as { gvExchange?: Exchange }).gvExchange?.path ?? req.url ?? '/');
     (res as unknown as { gvExchange?: Exchange }).gvExchange = ex;
     st.inFlight++;
     st.total++;
     try {
-      st.getPool().dispatch({ method: req.method as Dispatcher.HttpMethod, path: req.url ?? '/', headers, body: hasBody ? req : null }, ex);
+      st.getPool().dispatch({ method: req.method as Dispatcher.HttpMethod, path: ex.path, headers, body: hasBody ? req : null }, ex);
     } catch (err) {
       ex.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
     }
@@ -151,6 +259,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
 
   #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     this.requests++;
+    this.#busy(req.socket, null);
     socket.on('error', () => {});
     if (this.closing) {
       this.errors++;
@@ -160,11 +269,48 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     const st = this.targets.pick();
     if (st === null) {
       socket.pause();
-      this.holdOrRefuse({ req, res: null, socket, head }, (stop) => socket.once('close', stop));
+      this.holdOrRefuse({ req, res: null, socket, head, retry: null }, (stop) => socket.once('close', stop));
       return;
     }
-    pipeUpgrade(this, st, req, socket, head);
+    this.#upgrade(st, req, socket, head);
   }
+
+  #upgrade(st: HttpTargetState, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = requestTarget(req);
+    if ('bad' in target) {
+      this.errors++;
+      if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      else socket.destroy();
+      return;
+    }
+    pipeUpgrade(this, st, req, socket, head, target, this.#isTrusted(req));
+  }
+
+  #isTrusted(req: http.IncomingMessage): boolean {
+    const addr = req.socket.remoteAddress;
+    if (!this.#trusted || !addr) return false;
+    const v4 = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+    return this.#trusted.check(v4, isIP(v4) === 6 ? 'ipv6' : 'ipv4');
+  }
+}
+
+/** The first element of a set (its oldest, sets keep insertion order), or null. */
+function first<T>(set: Set<T>): T | null {
+  for (const x of set) return x;
+  return null;
+}
+
+/** A BlockList of trusted proxy addresses and CIDR blocks (already validated by the config), or null when none. */
+function trustedList(entries: readonly string[]): BlockList | null {
+  if (entries.length === 0) return null;
+  const list = new BlockList();
+  for (const e of entries) {
+    const [addr, bits] = e.split('/') as [string, string | undefined];
+    const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(addr, type);
+    else list.addSubnet(addr, Number(bits), type);
+  }
+  return list;
 }
 
 /** The registry definition of the http engine (engines.http). */

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Target } from '../../plugins/engine.js';
 import { stripResponseHopByHop } from './headers.js';
-import { BODY_502, sendError } from './responses.js';
+import { BODY_502, BODY_504, sendError } from './responses.js';
 import type { HttpTargetState } from './target-state.js';
 
 /** Methods that may be sent twice: retried once when the connection failed before any response. */
@@ -34,14 +34,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly res: http.ServerResponse;
   readonly headers: string[];
   readonly hasBody: boolean;
+  /** The origin-form path sent upstream. */
+  readonly path: string;
   st: HttpTargetState;
   retried: boolean;
   controller: Dispatcher.DispatchController | null = null;
   responded = false;
   done = false;
 
-  constructor(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean) {
+  constructor(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean, path: string) {
     this.owner = owner;
+    this.path = path;
     this.st = st;
     this.req = req;
     this.res = res;
@@ -95,7 +98,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (!this.responded && !res.headersSent) {
       this.owner.countError();
       this.owner.logUpstreamError(this.st.target, err);
-      sendError(res, 502, BODY_502);
+      // No response head within upstream_timeout: the instance is there but does not answer.
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') sendError(res, 504, BODY_504);
+      else sendError(res, 502, BODY_502);
     } else {
       // The response was under way: the only honest thing left is to cut the client connection.
       res.destroy();

@@ -1,9 +1,14 @@
-/** The answers the http engine gives itself: 502 (the instance cannot be reached) and 503 (no instance ready). */
+/**
+ * The answers the http engine gives itself: 400 (a request it refuses to forward), 502 (the
+ * instance cannot be reached), 503 (no instance ready) and 504 (the instance did not answer within
+ * upstream_timeout).
+ */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export const BODY_502 = 'Bad Gateway: the app instance cannot be reached\n';
 export const BODY_503 = 'Service Unavailable: no app instance is ready\n';
+export const BODY_504 = 'Gateway Timeout: the app instance did not answer in time\n';
 
 /** Answer `res` with `status` and a short text body; a response already under way is cut instead. */
 export function sendError(res: http.ServerResponse, status: number, body: string): void {

@@ -11,15 +11,23 @@ import { TargetState } from '../targets.js';
 /** Connections one target's pool may open. Far above what an app instance needs, but bounded. */
 const MAX_UPSTREAM_CONNECTIONS = 512;
 
+/** The timers of an upstream pool (`upstream_timeout`, `upstream_idle_timeout`). */
+export interface PoolTimeouts {
+  upstreamTimeoutMs: number;
+  upstreamIdleMs: number;
+}
+
 /** One target of the http engine. */
 export class HttpTargetState extends TargetState {
   pool: Pool | null = null;
   /** Requests dispatched and not finished; upgraded sockets are counted in `upgrades`. */
   inFlight = 0;
   readonly upgrades = new Set<Duplex>();
+  readonly #timeouts: PoolTimeouts;
 
-  constructor(target: Target) {
+  constructor(target: Target, timeouts: PoolTimeouts) {
     super(target);
+    this.#timeouts = timeouts;
   }
 
   /** The pool for new work, made on first use and after a drain closed the previous one. */
@@ -28,9 +36,13 @@ export class HttpTargetState extends TargetState {
       this.pool = new Pool(`http://${hostForUrl(this.target.host)}:${this.target.port}`, {
         connections: MAX_UPSTREAM_CONNECTIONS,
         pipelining: 1,
-        // Hand sockets back to the app quickly when idle; the app's keep-alive header may shorten it.
-        keepAliveTimeout: 4_000,
-        headersTimeout: 0,
+        // Close idle connections before the app does (its Keep-Alive header may shorten this, never
+        // lengthen it), so a request is never written onto a connection the app is closing.
+        keepAliveTimeout: this.#timeouts.upstreamIdleMs,
+        keepAliveMaxTimeout: this.#timeouts.upstreamIdleMs,
+        // The time from the request to its response head: past it, 504.
+        headersTimeout: this.#timeouts.upstreamTimeoutMs,
+        // A response body may take as long as it takes (a download, a stream of events).
         bodyTimeout: 0,
       });
     }

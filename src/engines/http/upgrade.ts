@@ -8,13 +8,16 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ExchangeOwner } from './exchange.js';
-import { upgradeHead } from './headers.js';
+import { upgradeHead, type RequestTarget } from './headers.js';
 import { BODY_502, endSocket } from './responses.js';
 import { trackPair } from '../targets.js';
 import type { HttpTargetState } from './target-state.js';
 
-/** Connect `client` (an upgrade request's socket, with `head` already read) to `st`'s target. */
-export function pipeUpgrade(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, client: Duplex, head: Buffer): void {
+/**
+ * Connect `client` (an upgrade request's socket, with `head` already read) to `st`'s target; `target`
+ * is the request's origin-form path and Host, `trusted` whether its X-Forwarded-* pass on.
+ */
+export function pipeUpgrade(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, client: Duplex, head: Buffer, target: RequestTarget, trusted: boolean): void {
   st.total++;
   st.upgrades.add(client);
   const upstream = net.connect({ host: st.target.host, port: st.target.port, noDelay: true });
@@ -32,7 +35,7 @@ export function pipeUpgrade(owner: ExchangeOwner, st: HttpTargetState, req: http
   client.on('error', () => upstream.destroy());
   upstream.once('connect', () => {
     connected = true;
-    upstream.write(upgradeHead(req));
+    upstream.write(upgradeHead(req, target.path, { trusted, host: target.host }));
     if (head.length > 0) upstream.write(head);
     upstream.pipe(client);
     client.pipe(upstream);
