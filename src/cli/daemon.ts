@@ -78,14 +78,14 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     control = new ControlServer({ api: sup, socket: config.rpc.socket, tcp, log });
     await control.listen();
   } catch (err) {
-    log.error('cannot open the control API; nothing was started', { error: describe(err) });
+    log.error('cannot open the control API; nothing was started', { event: 'startup_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
     await sup.shutdown(null).catch(() => undefined);
-    log.info('gracevisord stopped', { reason: 'control API failed', exitCode: EXIT_FAILED });
+    log.info('gracevisord stopped', { event: 'daemon_stopped', reason: 'control API failed', exitCode: EXIT_FAILED });
     await log.close();
     return EXIT_FAILED;
   }
   const tcpAddr = control.tcpAddress();
-  log.info('control API listening', { socket: config.rpc.socket, ...(tcpAddr && { tcp: `${tcpAddr.host}:${tcpAddr.port}` }) });
+  log.info('control API listening', { event: 'control_listening', socket: config.rpc.socket, ...(tcpAddr && { tcp: `${tcpAddr.host}:${tcpAddr.port}` }) });
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => { resolveExit = r; });
@@ -94,19 +94,19 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   /** Stop everything and exit with `exitCode`; a second call while stopping kills every instance and exits 1. */
   const shutdown = async (signal: string, exitCode: number = EXIT_OK): Promise<void> => {
     if (stopping) {
-      log.warn(`second ${signal} during shutdown: killing every instance now`);
+      log.warn(`second ${signal} during shutdown: killing every instance now`, { event: 'shutdown_forced', signal });
       const apps = sup.status();
       const killed = Promise.allSettled(apps.map((a) => sup.killApp(a.name)));
       await Promise.race([killed, new Promise((r) => setTimeout(r, 2000).unref())]);
       // Whatever the supervisor could not kill in time gets SIGKILL to its process group directly:
       // exiting while an app runs on would leave an orphan holding its port.
       for (const app of apps) for (const i of app.instances) if (i.pid !== null) forceKill(i.pid);
-      log.info('gracevisord stopped', { reason: `second ${signal}: every instance killed`, exitCode: EXIT_FAILED });
+      log.info('gracevisord stopped', { event: 'daemon_stopped', reason: `second ${signal}: every instance killed`, exitCode: EXIT_FAILED });
       resolveExit(EXIT_FAILED);
       return;
     }
     stopping = true;
-    log.info(`${signal}: shutting down`);
+    log.info(`${signal}: shutting down`, { event: 'shutting_down', signal });
     control.stopAccepting();
     try {
       await sup.shutdown(signal);
@@ -114,7 +114,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       log.error('shutdown did not complete cleanly', { error: describe(err) });
     }
     await control.close();
-    log.info('gracevisord stopped', { reason: signal, exitCode });
+    log.info('gracevisord stopped', { event: 'daemon_stopped', reason: signal, exitCode });
     resolveExit(exitCode);
   };
 
@@ -123,16 +123,16 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     // One reload at a time: a burst of SIGHUPs reloads in order, never concurrently.
     reloading = reloading.then(async () => {
       if (stopping) return;
-      log.info('SIGHUP: reloading the configuration');
+      log.info('SIGHUP: reloading the configuration', { event: 'reload_started', signal: 'SIGHUP' });
       try {
         const r = await sup.reload();
-        log.info('reload done', { added: r.added, removed: r.removed, changed: r.changed, unchanged: r.unchanged });
+        log.info('reload done', { event: 'reload_done', added: r.added, removed: r.removed, changed: r.changed, unchanged: r.unchanged });
       } catch (err) {
         if (err instanceof GvConfigError) {
-          for (const e of err.errors) log.error('reload: ' + oneLine(e));
-          log.error('reload failed: the configuration did not load; nothing was changed');
+          for (const e of err.errors) log.error('reload: ' + oneLine(e), { event: 'reload_problem', code: e.code });
+          log.error('reload failed: the configuration did not load; nothing was changed', { event: 'reload_failed', code: err.code });
         } else {
-          log.error('reload failed; nothing was changed', { error: describe(err) });
+          log.error('reload failed; nothing was changed', { event: 'reload_failed', error: describe(err) });
         }
       }
     });
@@ -145,10 +145,10 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   process.on('SIGHUP', reload);
 
   try {
-    log.info('gracevisord starting', { version: VERSION, pid: process.pid, config: config.file });
+    log.info('gracevisord starting', { event: 'daemon_starting', version: VERSION, pid: process.pid, config: config.file });
     await sup.start();
   } catch (err) {
-    log.error('startup failed; stopping', { error: describe(err), ...(err instanceof GvError && { code: err.code }) });
+    log.error('startup failed; stopping', { event: 'startup_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
     void shutdown('startup failure', EXIT_FAILED);
   }
 

@@ -17,6 +17,11 @@ export interface LoggerConfig {
   max_logs_kept: number | null;
   /** Max age of a log file in ms before rotation; null is no age limit (the seed's -1). */
   max_log_age: number | null;
+  /**
+   * App logs: `prefixed` marks each line with its time, instance and stream; `raw` keeps exactly
+   * what the app printed. Inherited; the daemon's own log has its own format.
+   */
+  log_format: 'prefixed' | 'raw';
 }
 
 /** An app's logger: the global fields plus per-stream files, resolved to absolute paths. */

@@ -250,7 +250,7 @@ export class ControlServer {
         if (presented === null || !tokensEqual(presented, this.#tcp!.token)) {
           req.resume();
           // Worth a line: someone who can reach the TCP port is trying without the token.
-          this.#log.warn('control: request without the right token refused', { from: req.socket.remoteAddress, method: req.method, path: req.url });
+          this.#log.warn('control: request without the right token refused', { event: 'control_refused', from: req.socket.remoteAddress, method: req.method, path: req.url });
           throw new GvError('GV_ERR_CONTROL_UNAUTHORIZED', 'this request needs the control token: Authorization: Bearer <token>');
         }
       }

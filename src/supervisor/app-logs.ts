@@ -2,8 +2,12 @@
  * Where app output goes. Each log file has one rotating stream, shared by every instance of the app
  * and by stdout and stderr when both name the same file (and by two apps that name one file). A
  * child's output is cut into whole lines before it is written, and one write carries only whole
- * lines, so lines of different instances or apps never interleave mid-line. Nothing is prefixed: the
- * file holds exactly what the app printed, line by line.
+ * lines, so lines of different instances or apps never interleave mid-line.
+ *
+ * With `log_format: prefixed` (the default) each line starts with when it was read, the instance it
+ * came from and its stream — `2026-12-01T22:18:42.123Z web#3 out hello` — so two instances and a
+ * restart can be told apart and `gracevisorctl logs` can merge stdout and stderr in time order. With
+ * `log_format: raw` the file holds exactly what the app printed.
  *
  * Memory is bounded: when a file's stream has more than its buffer waiting (the disk is slower than
  * the app), the app's pipe is no longer read until the stream drains, so the app's own writes block
@@ -76,20 +80,26 @@ export class AppLogs {
   readonly #pool: LogFilePool;
   readonly #out: RotatingFileStream;
   readonly #err: RotatingFileStream;
+  readonly #prefixed: boolean;
   #closed = false;
 
   constructor(pool: LogFilePool, logger: AppLoggerConfig) {
     this.#pool = pool;
+    this.#prefixed = logger.log_format === 'prefixed';
     this.stdoutFile = logger.stdout_log_file;
     this.stderrFile = logger.stderr_log_file;
     this.#out = pool.acquire(this.stdoutFile, logger);
     this.#err = pool.acquire(this.stderrFile, logger);
   }
 
-  /** Copy a child's stdout and stderr to the files, whole lines at a time, pausing a pipe while its file is behind. */
-  attach(stdout: Readable | null, stderr: Readable | null): void {
-    if (stdout) pipeLines(stdout, (chunk) => this.#write(this.#out, chunk), (resume) => this.#whenDrained(this.#out, resume));
-    if (stderr) pipeLines(stderr, (chunk) => this.#write(this.#err, chunk), (resume) => this.#whenDrained(this.#err, resume));
+  /**
+   * Copy a child's stdout and stderr to the files, whole lines at a time, pausing a pipe while its
+   * file is behind. `instance` is the id its lines are marked with (`web#3`).
+   */
+  attach(instance: string, stdout: Readable | null, stderr: Readable | null): void {
+    const sink = (stream: RotatingFileStream, tag: string) => (chunk: Buffer): boolean => this.#write(stream, this.#prefixed ? prefixLines(chunk, `${instance} ${tag} `) : chunk);
+    if (stdout) pipeLines(stdout, sink(this.#out, 'out'), (resume) => this.#whenDrained(this.#out, resume));
+    if (stderr) pipeLines(stderr, sink(this.#err, 'err'), (resume) => this.#whenDrained(this.#err, resume));
   }
 
   /** Release the files (the streams close when no other app uses them). */
@@ -120,6 +130,20 @@ export class AppLogs {
     stream.on('drain', done);
     stream.on('close', done);
   }
+}
+
+/** Each line of `chunk` (whole lines) with `<ISO time> <tag>` before it. */
+export function prefixLines(chunk: Buffer, tag: string): Buffer {
+  const head = Buffer.from(`${new Date().toISOString()} ${tag}`);
+  const parts: Buffer[] = [];
+  let start = 0;
+  while (start < chunk.length) {
+    const nl = chunk.indexOf(0x0a, start);
+    const end = nl === -1 ? chunk.length : nl + 1;
+    parts.push(head, chunk.subarray(start, end));
+    start = end;
+  }
+  return Buffer.concat(parts);
 }
 
 /**

@@ -449,7 +449,7 @@ export class App {
     if (expected || this.#machine.is('stopping', 'stopped', 'removed')) return;
     const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
     this.#lastError = `${inst.id} exited unexpectedly (${how})`;
-    this.#ctx.log.warn('instance exited unexpectedly', { app: this.name, instance: inst.id, code: exit.code, signal: exit.signal });
+    this.#ctx.log.warn('instance exited unexpectedly', { event: 'instance_exit', app: this.name, instance: inst.id, code: exit.code, signal: exit.signal });
     // A given-up app starts nothing until an operator acts.
     if (!this.#wantsToRun()) return;
     // A crash after a stable run is replaced at once; repeated crashes back off, and then give up.
@@ -464,7 +464,7 @@ export class App {
 
   #onUnhealthy(inst: Instance, detail: string): void {
     this.#lastError = `${inst.id} is unhealthy: ${detail}`;
-    this.#ctx.log.warn('instance unhealthy, replacing it', { app: this.name, instance: inst.id, detail });
+    this.#ctx.log.warn('instance unhealthy, replacing it', { event: 'unhealthy', app: this.name, instance: inst.id, detail });
     if (this.#wantsToRun()) void this.#enqueue(() => this.#reconcileTask('replace'));
   }
 
@@ -484,12 +484,12 @@ export class App {
   /** Report a failed attempt, then retry after the backoff or give up (`fatal`). */
   #failed(gv: GvError, verdict: { attempt: number; nextAttemptMs: number | null }, kind: 'restart' | 'reconcile'): void {
     const error = { code: gv.code, message: gv.message };
-    this.#ctx.log.warn('start of a new instance failed', { app: this.name, code: gv.code, error: gv.message, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
+    this.#ctx.log.warn('start of a new instance failed', { event: 'restart_failed', app: this.name, code: gv.code, error: gv.message, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
     void this.#ctx.hooks.emit('onRestartFailed', this.name, { error, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
     if (verdict.nextAttemptMs === null) {
       this.#setState('fatal');
       this.#refreshHold();
-      this.#ctx.log.error('app gave up after max_retries', { app: this.name, retries: verdict.attempt - 1 });
+      this.#ctx.log.error('app gave up after max_retries', { event: 'app_fatal', app: this.name, retries: verdict.attempt - 1 });
       void this.#ctx.hooks.emit('onAppFatal', this.name, { error, retries: verdict.attempt - 1 });
       return;
     }
@@ -505,7 +505,7 @@ export class App {
     this.#setState('fatal');
     this.#refreshHold();
     this.#lastError = err.message;
-    this.#ctx.log.error('app cannot be set up', { app: this.name, code: err.code, error: err.message });
+    this.#ctx.log.error('app cannot be set up', { event: 'app_fatal', app: this.name, code: err.code, error: err.message });
     void this.#ctx.hooks.emit('onAppFatal', this.name, { error: { code: err.code, message: err.message }, retries: 0 });
   }
 

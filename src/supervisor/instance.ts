@@ -201,7 +201,7 @@ export class Instance {
     this.#pid = child.pid;
     this.#procStart = procStartTime(child.pid);
     child.on('error', () => {}); // errors after spawn (e.g. a failed kill) surface through 'exit'
-    this.#opts.logs.attach(child.stdout, child.stderr);
+    this.#opts.logs.attach(this.id, child.stdout, child.stderr);
     child.once('exit', (code, signal) => this.#onExit({ code, signal }));
     this.#opts.events.spawned(this);
     this.#setState('starting');

@@ -98,7 +98,7 @@ export class Supervisor implements SupervisorApi {
     });
     const registry = opts.createRegistry(hooks);
     for (const p of opts.plugins ?? []) registry.register(p);
-    const config = await loadConfig(configPath, { ...configLoadOptions(registry), ...boundsOf(opts), onWarning: (w) => log.warn(w.format(), { code: w.code }) });
+    const config = await loadConfig(configPath, { ...configLoadOptions(registry), ...boundsOf(opts), onWarning: (w) => log.warn(w.format(), { event: 'config_warning', code: w.code }) });
     if (!log.file) log.useFile(config.logger);
     return new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
   }
@@ -131,7 +131,7 @@ export class Supervisor implements SupervisorApi {
       this.#sizeBudget(this.#config);
       const recovered = await this.stateFile.recover(this.#opts.recoveryGraceMs ?? 2000);
       for (const r of recovered) {
-        this.log.warn('stopped an instance a previous run left', { app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
+        this.log.warn('stopped an instance a previous run left', { event: 'recovered_instance', app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
       }
       const apps: App[] = [];
       // One app that cannot run (unknown user, …) does not keep the others down: it shows as fatal.
@@ -150,14 +150,14 @@ export class Supervisor implements SupervisorApi {
       await Promise.all(apps.map(async (app) => {
         void this.hooks.emit('onAppAdded', app.name, { config: app.config });
         await app.start();
-        this.log.info('app started', { app: app.name, address: app.status().address, state: app.status().state });
+        this.log.info('app started', { event: 'app_started', app: app.name, address: app.status().address, state: app.status().state });
       }));
     } catch (err) {
       await this.stateFile.unlock();
       throw err;
     }
     void this.hooks.emit('onDaemonReady', null, { config: this.#config });
-    this.log.info('gracevisord ready', { apps: this.#apps.size, config: this.#config.file });
+    this.log.info('gracevisord ready', { event: 'daemon_ready', apps: this.#apps.size, config: this.#config.file });
   }
 
   status(app?: string): AppStatus[] {
@@ -203,7 +203,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   async #reload(): Promise<ReloadResult> {
-    const next = await loadConfig(this.#config.file, { ...configLoadOptions(this.registry), ...boundsOf(this.#opts), onWarning: (w) => this.log.warn(w.format(), { code: w.code }) });
+    const next = await loadConfig(this.#config.file, { ...configLoadOptions(this.registry), ...boundsOf(this.#opts), onWarning: (w) => this.log.warn(w.format(), { event: 'config_warning', code: w.code }) });
     const nextApps = new Map<string, AppConfig>(next.apps.map((a) => [a.name, a]));
     for (const [name, file] of this.#addedFiles) {
       if (nextApps.has(name)) continue;
@@ -270,7 +270,7 @@ export class Supervisor implements SupervisorApi {
     // Added apps whose address was held by a removed one bind now.
     await Promise.all(added.map((name) => this.#addApp(fresh.get(name)!, !boundEarly.has(name))));
     const result: ReloadResult = { added, removed, changed, unchanged };
-    this.log.info('config reloaded', { ...result });
+    this.log.info('config reloaded', { event: 'config_reloaded', ...result });
     void this.hooks.emit('onConfigReloaded', null, result);
     return result;
   }

@@ -86,7 +86,7 @@ t.test('an empty config takes every default', async (t) => {
     t.same(c.port_range, { from: 10000, to: 11000 }, `${f}: port_range`);
     t.same(c.rpc, { socket: '/tmp/gracevisor-1000/gracevisord.sock', host: null, port: null, token: null, token_file: null }, `${f}: rpc is a unix socket only`);
     t.equal(c.run_dir, '/tmp/gracevisor-1000');
-    t.same(c.logger, { log_dir: '/var/log/gracevisor', log_file: '/var/log/gracevisor/gracevisor.log', max_log_size: 500 * 1024 * 1024, max_logs_kept: null, max_log_age: null });
+    t.same(c.logger, { log_dir: '/var/log/gracevisor', log_file: '/var/log/gracevisor/gracevisor.log', max_log_size: 500 * 1024 * 1024, max_logs_kept: null, max_log_age: null, log_format: 'prefixed' });
     t.equal(c.user, null);
     t.same(c.plugins, []);
     t.same(c.apps, []);
@@ -137,6 +137,7 @@ t.test('an app takes every default the original README gives', async (t) => {
         max_log_size: 500 * 1024 * 1024,
         max_logs_kept: null,
         max_log_age: null,
+        log_format: 'prefixed',
         stdout_log_file: '/var/log/gracevisor/app_a.out',
         stderr_log_file: '/var/log/gracevisor/app_a.err',
       },

@@ -14,7 +14,7 @@ const LINE = /^[a-z]+(-err)? \d+ \d+( x+)?$/;
 
 t.test('app output goes to log_dir/app_<name>.out and .err by default', async (t) => {
   const dir = tempDir(t);
-  const app = await behaveApp('plain', join(dir, 'mode'));
+  const app = await behaveApp('plain', join(dir, 'mode'), { logger: { log_format: 'raw' } });
   const cfg = await writeConfig(dir, [app]);
   const sup = await startSupervisor(t, cfg.file);
   t.same(sup.logFiles('plain'), { stdout: join(cfg.logDir, 'app_plain.out'), stderr: join(cfg.logDir, 'app_plain.err') });
@@ -29,7 +29,7 @@ t.test('app output goes to log_dir/app_<name>.out and .err by default', async (t
 
 t.test('app logs rotate by size and keep max_logs_kept files', async (t) => {
   const dir = tempDir(t);
-  const app = await behaveApp('rot', join(dir, 'mode'), { logger: { max_log_size: '4kb', max_logs_kept: 2 } });
+  const app = await behaveApp('rot', join(dir, 'mode'), { logger: { max_log_size: '4kb', max_logs_kept: 2, log_format: 'raw' } });
   const cfg = await writeConfig(dir, [app]);
   const sup = await startSupervisor(t, cfg.file);
   const out = sup.logFiles('rot').stdout;
@@ -51,8 +51,8 @@ t.test('app logs rotate by size and keep max_logs_kept files', async (t) => {
 t.test('lines of two apps and of stdout and stderr sharing one log_file never interleave mid-line', async (t) => {
   const dir = tempDir(t);
   const shared = join(dir, 'shared.log');
-  const a = await behaveApp('one', join(dir, 'mode'), { instances: 2, logger: { log_file: shared } });
-  const b = await behaveApp('two', join(dir, 'mode'), { logger: { log_file: shared } });
+  const a = await behaveApp('one', join(dir, 'mode'), { instances: 2, logger: { log_file: shared, log_format: 'raw' } });
+  const b = await behaveApp('two', join(dir, 'mode'), { logger: { log_file: shared, log_format: 'raw' } });
   const cfg = await writeConfig(dir, [a, b]);
   const sup = await startSupervisor(t, cfg.file);
   t.same(sup.logFiles('one'), { stdout: shared, stderr: shared });
@@ -113,4 +113,19 @@ t.test('app logs rotate by age (max_log_age)', async (t) => {
   }
   await new Promise<void>((r) => stream.end(() => r()));
   t.ok(existsSync(`${file}.1`), 'rotated after the interval');
+});
+
+t.test('by default each line is marked with its time, its instance and its stream', async (t) => {
+  const dir = tempDir(t);
+  const shared = join(dir, 'both.log');
+  const app = await behaveApp('marked', join(dir, 'mode'), { logger: { log_file: shared } });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const id = sup.status('marked')[0]!.instances[0]!.id;
+  await get(app.external_port as number, '/print?n=2&tag=mark&pad=0');
+  await waitFor(() => readFileSync(shared, 'utf8').split('\n').filter((l) => l.includes(' mark')).length >= 4, 'both streams written');
+  const lines = readFileSync(shared, 'utf8').split('\n').filter((l) => l.includes(' mark'));
+  const re = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${id.replace('#', '\\#')} (out|err) mark(-err)? \\d+`);
+  t.same(lines.filter((l) => !re.test(l)), [], 'every line carries the prefix');
+  t.ok(lines.some((l) => l.includes(' out mark ')) && lines.some((l) => l.includes(' err mark-err ')), 'stdout and stderr lines are told apart');
 });

@@ -127,5 +127,5 @@ t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER
   daemon.child.kill('SIGTERM');
   await daemon.exited;
   const log = readFileSync(join(cfg.logDir, 'gracevisor.log'), 'utf8');
-  t.match(log, /app cannot be set up app=asroot code=GV_ERR_USER_SWITCH/);
+  t.match(log, /event=app_fatal app=asroot code=GV_ERR_USER_SWITCH/);
 });

@@ -19,6 +19,12 @@ const COMMON = {
   }),
   // Rotation by age runs on rotating-file-stream's own clock, which takes any length: up to ten years.
   max_log_age: field<number | null | undefined>(undefined, (r, v, k) => r.duration(v, `logger.${k}`, { unlimited: true, min: 1, max: 3650 * 86_400_000 })),
+  log_format: field<LoggerConfig['log_format'] | undefined>(undefined, (r, v, k) => {
+    const f = r.nonEmpty(v, `logger.${k}`);
+    if (f === undefined || f === 'prefixed' || f === 'raw') return f;
+    r.error('GV_ERR_CONFIG_RANGE', `"logger.${k}" is prefixed or raw, not ${JSON.stringify(f)}`, v.pos, { value: f, allowed: ['prefixed', 'raw'] });
+    return undefined;
+  }),
 };
 
 /** Every key of the global `logger`. */
@@ -35,12 +41,13 @@ function overlay(r: Reader, m: RawMap, base: LoggerConfig): LoggerConfig {
     max_log_size: v.max_log_size ?? base.max_log_size,
     max_logs_kept: v.max_logs_kept === undefined ? base.max_logs_kept : v.max_logs_kept,
     max_log_age: v.max_log_age === undefined ? base.max_log_age : v.max_log_age,
+    log_format: v.log_format ?? base.log_format,
   };
 }
 
 /** The global `logger` (defaults for a missing one); `file` is the main config, for the position of a missing block. */
 export function readGlobalLogger(r: Reader, v: RawValue | undefined, file: string): LoggerConfig {
-  const base: LoggerConfig = { log_dir: DEFAULTS.log_dir, log_file: null, max_log_size: DEFAULTS.max_log_size, max_logs_kept: null, max_log_age: null };
+  const base: LoggerConfig = { log_dir: DEFAULTS.log_dir, log_file: null, max_log_size: DEFAULTS.max_log_size, max_logs_kept: null, max_log_age: null, log_format: 'prefixed' };
   const m = v === undefined ? undefined : r.map(v, 'logger', { file, line: 1, col: 1 });
   if (!m) return { ...base, log_file: join(base.log_dir, 'gracevisor.log') };
   r.checkKeys(m, LOGGER_KEYS, '"logger"');
