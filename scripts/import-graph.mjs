@@ -18,6 +18,7 @@ export const LAYERS = [
   { name: 'plugins', match: (f) => f.startsWith('plugins/') },
   { name: 'engines', match: (f) => f.startsWith('engines/') },
   { name: 'supervisor', match: (f) => f.startsWith('supervisor/') },
+  { name: 'observe', match: (f) => f.startsWith('observe/') },
   { name: 'control', match: (f) => f.startsWith('control/') },
   { name: 'builtins', match: (f) => f === 'builtins.ts' },
   { name: 'cli', match: (f) => f.startsWith('cli/') || f === 'index.ts' },

@@ -24,6 +24,7 @@ export const ErrorCodes = {
   GV_ERR_CONFIG_ENGINE_UNAVAILABLE: 'the config asks for an engine that is not available here',
   GV_ERR_CONFIG_ENGINE_UNKNOWN: 'the config asks for an engine no plugin registered',
   GV_ERR_CONFIG_USER: 'a user that does not exist or cannot be switched to',
+  GV_ERR_CONFIG_ALERT: 'an alerts entry its type rejects, or of a type no plugin registered',
   GV_ERR_CONFIG_COMMAND: 'a command with shell syntax (gracevisor runs commands without a shell)',
   GV_ERR_CONFIG_DIRECTORY: 'a warning: an app directory that does not exist (yet)',
   GV_ERR_CONFIG_LIMIT: 'a config load hit one of its bounds (file size, file count, nesting depth, alias expansion, time or memory)',

@@ -42,17 +42,18 @@ const plugin = {
     },
   },
   alerters: {
+    // Use it with `alerts: [{ type: file, path: /var/log/alerts.jsonl }]` (DSL: `alert file { path …; }`).
     file: {
-      description: 'append one JSON line per alert (restart failed, app fatal) to `path`',
-      create(options, hooks, log) {
+      description: 'append one JSON line per alert to `path`',
+      parse(options) {
+        for (const key of Object.keys(options)) if (key !== 'path') throw new Error(`unknown option ${key}`);
+        if (typeof options.path !== 'string' || options.path === '') throw new Error('path is required');
+        return { path: options.path };
+      },
+      create(options) {
         const path = String(options.path);
-        const write = (alert) => appendFile(path, JSON.stringify({ at: new Date().toISOString(), ...alert }) + '\n')
-          .catch((err) => log('warn', 'cannot write alert file', { path, error: err.message }));
-        const offs = [
-          hooks.on('onRestartFailed', (ctx, e) => write({ event: 'restart_failed', app: ctx.app, error: e.error })),
-          hooks.on('onAppFatal', (ctx, e) => write({ event: 'app_fatal', app: ctx.app, error: e.error })),
-        ];
-        return { async close() { for (const off of offs) off(); } };
+        // The router calls send for each alert routed here; a rejection is retried, then logged.
+        return { send: (alert) => appendFile(path, JSON.stringify(alert) + '\n') };
       },
     },
   },

@@ -14,7 +14,9 @@
  */
 import { createRegistry } from '../builtins.js';
 import { GvConfigError, GvError, isGvError } from '../errors.js';
+import { MetricsListener } from '../control/metrics-listener.js';
 import { ControlServer } from '../control/server.js';
+import { Observability } from '../observe/index.js';
 import { resolveServerToken } from '../control/token.js';
 import { DaemonLog } from '../supervisor/daemon-log.js';
 import { Supervisor } from '../supervisor/supervisor.js';
@@ -71,21 +73,37 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   }
 
   const config = sup.config;
-  let control: ControlServer;
+  // Events, alerts and metrics see everything from the first start on.
+  const observe = await Observability.start(sup, (level, msg, fields) => log.write(level, msg, fields));
+  let control: ControlServer | undefined;
+  let metricsListener: MetricsListener | null = null;
   try {
     const token = await resolveServerToken(config.rpc, config.run_dir);
     const tcp = token !== null && config.rpc.host !== null && config.rpc.port !== null ? { host: config.rpc.host, port: config.rpc.port, token } : null;
-    control = new ControlServer({ api: sup, socket: config.rpc.socket, tcp, log });
+    control = new ControlServer({ api: sup, observe, socket: config.rpc.socket, tcp, log });
     await control.listen();
+    if (config.metrics.listen) {
+      metricsListener = new MetricsListener(observe.metrics, config.metrics.listen, config.metrics.token);
+      await metricsListener.listen();
+    }
   } catch (err) {
     log.error('cannot open the control API; nothing was started', { event: 'startup_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
+    await control?.close().catch(() => undefined);
+    await observe.close(0);
     await sup.shutdown(null).catch(() => undefined);
     log.info('gracevisord stopped', { event: 'daemon_stopped', reason: 'control API failed', exitCode: EXIT_FAILED });
     await log.close();
     return EXIT_FAILED;
   }
-  const tcpAddr = control.tcpAddress();
-  log.info('control API listening', { event: 'control_listening', socket: config.rpc.socket, ...(tcpAddr && { tcp: `${tcpAddr.host}:${tcpAddr.port}` }) });
+  const controlServer: ControlServer = control;
+  const tcpAddr = controlServer.tcpAddress();
+  const metricsAddr = metricsListener?.address();
+  log.info('control API listening', {
+    event: 'control_listening',
+    socket: config.rpc.socket,
+    ...(tcpAddr && { tcp: `${tcpAddr.host}:${tcpAddr.port}` }),
+    ...(metricsAddr && { metrics: `${metricsAddr.host}:${metricsAddr.port}` }),
+  });
 
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => { resolveExit = r; });
@@ -107,13 +125,15 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     }
     stopping = true;
     log.info(`${signal}: shutting down`, { event: 'shutting_down', signal });
-    control.stopAccepting();
+    controlServer.stopAccepting();
     try {
       await sup.shutdown(signal);
     } catch (err) {
       log.error('shutdown did not complete cleanly', { error: describe(err) });
     }
-    await control.close();
+    await observe.close();
+    await metricsListener?.close();
+    await controlServer.close();
     log.info('gracevisord stopped', { event: 'daemon_stopped', reason: signal, exitCode });
     resolveExit(exitCode);
   };

@@ -2,6 +2,7 @@
  * Plain-text rendering for gracevisorctl: aligned tables and short durations. No colours, so the
  * output reads the same in a terminal, a pipe and a test.
  */
+import type { GvEvent } from '../observe/index.js';
 import type { AppStatus } from '../supervisor/api.js';
 import type { RegistryEntry } from '../plugins/types.js';
 
@@ -36,12 +37,13 @@ export function formatStatus(apps: AppStatus[]): string {
     let out = `${app.name}  ${app.engine} on ${app.address}  ${app.state}  restarts ${app.restarts}  connections ${s.connections}  requests ${s.requests}  errors ${s.errors}\n`;
     if (app.lastError) out += `  last error: ${app.lastError}\n`;
     if (app.instances.length === 0) return out + '  (no instances)\n';
-    const rows = [['', 'INSTANCE', 'PID', 'PORT', 'STATE', 'SINCE', 'IN FLIGHT', 'HANDLED', 'LAST ERROR']];
+    const rows = [['', 'INSTANCE', 'PID', 'PORT', 'STATE', 'SINCE', 'UPTIME', 'CPU', 'RSS', 'IN FLIGHT', 'HANDLED', 'LAST ERROR']];
     for (const i of app.instances) {
       // Per-instance engine counters: what a drain waits on, and what the instance has served.
       const ts = s.targets.find((x) => x.id === i.id);
       rows.push([
         i.active ? '*' : ' ', i.id, i.pid === null ? '-' : String(i.pid), String(i.port), i.state, shortDuration(i.sinceMs),
+        shortDuration(i.uptimeMs), i.cpuSeconds === null ? '-' : `${i.cpuSeconds.toFixed(1)}s`, i.rssBytes === null ? '-' : bytes(i.rssBytes),
         ts ? String(ts.inFlight) : '-', ts ? String(ts.total) : '-', i.lastError ?? '-',
       ]);
     }
@@ -49,9 +51,49 @@ export function formatStatus(apps: AppStatus[]): string {
   }).join('\n');
 }
 
-/** `plugins list`: id, kind, plugin, and available or the reason it is not. */
-export function formatPlugins(entries: RegistryEntry[]): string {
-  const rows = [['ID', 'KIND', 'PLUGIN', 'AVAILABLE']];
-  for (const e of entries) rows.push([e.id, e.kind, e.plugin, e.available ? 'yes' : `no: ${e.reason ?? 'unavailable'}`]);
+/** `plugins list`: id, kind, plugin, what of the config uses it, and available or the reason it is not. */
+export function formatPlugins(entries: (RegistryEntry & { usedBy?: string[] })[]): string {
+  const rows = [['ID', 'KIND', 'PLUGIN', 'USED BY', 'AVAILABLE']];
+  for (const e of entries) rows.push([e.id, e.kind, e.plugin, e.usedBy === undefined ? '-' : e.usedBy.join(',') || '-', e.available ? 'yes' : `no: ${e.reason ?? 'unavailable'}`]);
   return table(rows);
+}
+
+/** `12.3M`, `1.2G`: a byte count for a table cell. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${n}B`;
+  const units = ['K', 'M', 'G', 'T'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)}${units[u]}`;
+}
+
+/** One event as a line: time, app, instance, what happened (`gracevisorctl events`). */
+export function formatEvent(e: GvEvent): string {
+  const head = `${e.at}  ${e.app ?? '-'}  ${e.instance ?? '-'}  ${e.event}`;
+  const err = e.error && typeof e.error === 'object' ? ` ${(e.error as { code?: string }).code ?? ''}: ${(e.error as { message?: string }).message ?? ''}`.replace(/^ :/, '') : '';
+  let what = '';
+  switch (e.event) {
+    case 'instance_state': what = ` ${e.from ?? 'new'} -> ${e.to}`; break;
+    case 'switched': what = ` traffic to ${(e.to as string[]).join(',') || 'nothing'}${(e.from as string[]).length ? ` (from ${(e.from as string[]).join(',')})` : ''}`; break;
+    case 'drained': what = e.drained ? ` in ${e.elapsedMs}ms` : ` drain_timeout passed with ${e.open} open`; break;
+    case 'restart_started': what = ` (${e.reason})`; break;
+    case 'restart_succeeded': what = ` in ${e.durationMs}ms, serving ${(e.instances as string[]).join(',')}`; break;
+    case 'restart_failed': what = ` attempt ${e.attempt}${e.nextAttemptMs === null ? ', giving up' : `, next in ${e.nextAttemptMs}ms`}${e.detail ? ` (last: ${e.detail})` : ''}`; break;
+    case 'instance_exit':
+    case 'instance_stopped': {
+      const x = e.exit as { code: number | null; signal: string | null } | undefined;
+      what = x ? ` pid ${e.pid} ${x.signal ? `signal ${x.signal}` : `code ${x.code}`}` : '';
+      break;
+    }
+    case 'health': what = ` ${e.healthy ? 'healthy' : 'failing'}: ${e.detail}`; break;
+    case 'unhealthy': what = e.detail ? ` ${e.detail}` : ''; break;
+    case 'config_reloaded': what = ` added ${(e.added as string[]).join(',') || '-'} removed ${(e.removed as string[]).join(',') || '-'} changed ${(e.changed as string[]).join(',') || '-'}`; break;
+    case 'daemon_stopping': what = e.signal ? ` (${e.signal})` : ''; break;
+    default: break;
+  }
+  return `${head}${what}${err}\n`;
 }

@@ -43,8 +43,8 @@ type Context = 'main' | 'app' | 'generic';
 
 /** Keys whose repeated directives add to one list instead of being duplicates. */
 const ACCUMULATE: Record<Context, ReadonlySet<string>> = {
-  main: new Set(['apps_include', 'plugins', 'apps']),
-  app: new Set(['environment']),
+  main: new Set(['apps_include', 'plugins', 'apps', 'alerts']),
+  app: new Set(['environment', 'alerts']),
   generic: new Set(),
 };
 
@@ -197,6 +197,10 @@ class DslMapper {
         return [{ key, keyPos, value: { kind: 'list', items: d.args.map((a) => this.scalar(a)), pos: keyPos } }];
       }
     }
+    if ((ctx === 'main' || ctx === 'app') && d.name === 'alert') {
+      const route = this.#alert(d);
+      return route ? [{ key: 'alerts', keyPos, value: { kind: 'list', items: [route], pos: keyPos } }] : [];
+    }
     if (ctx === 'app') {
       if (d.name === 'environment' && !d.block) {
         return [{ key: 'environment', keyPos, value: { kind: 'list', items: d.args.map((a) => this.scalar(a)), pos: keyPos } }];
@@ -243,6 +247,25 @@ class DslMapper {
       } else {
         body.entries.unshift(e);
       }
+    }
+    return body;
+  }
+
+  /** `alert TYPE;` or `alert TYPE { option value; … }`: one entry of `alerts`, its type first. */
+  #alert(d: DslDirective): RawMap | null {
+    const keyPos = this.pos(d.nameLoc);
+    const [type, extra] = d.args;
+    if (!type) {
+      this.#errors.push(new GvError('GV_ERR_CONFIG_REQUIRED', '"alert" needs a type: alert webhook { url …; }', { pos: keyPos }));
+      return null;
+    }
+    if (extra) this.#errors.push(new GvError('GV_ERR_CONFIG_TYPE', '"alert" takes one type before its block', { pos: this.pos(extra.loc) }));
+    const body = this.map([...(d.block ?? [])], 'generic', keyPos);
+    const dup = body.entries.find((e) => e.key === 'type');
+    if (dup) {
+      this.#errors.push(new GvError('GV_ERR_CONFIG_DUPLICATE_KEY', '"type" is given twice (first after "alert")', { pos: dup.keyPos, details: { key: 'type' } }));
+    } else {
+      body.entries.unshift({ key: 'type', keyPos: this.pos(type.loc), value: this.scalar(type) });
     }
     return body;
   }

@@ -55,6 +55,33 @@ export interface HealthcheckConfig {
   [option: string]: unknown;
 }
 
+/**
+ * One alert route: where alerts of which events go (`type` is `alerters.<type>`), how often one
+ * (app, event) may alert (`interval`: the rest in it are folded into a count), how long a delivery
+ * may take and how often it is retried. Other fields are the type's own options.
+ */
+export interface AlertConfig {
+  type: string;
+  events: string[];
+  /** ms: one alert per app and event per interval. */
+  interval: number;
+  /** ms one delivery may take. */
+  timeout: number;
+  /** Deliveries tried again after a failure, with backoff. */
+  retries: number;
+  [option: string]: unknown;
+}
+
+/** Prometheus and StatsD. */
+export interface MetricsConfig {
+  /** A listener of its own for scrapers, or null (`/metrics` is on the control API always). */
+  listen: { host: string; port: number } | null;
+  /** Token required on that listener, or null for none. */
+  token: string | null;
+  /** Where StatsD is pushed, or null. `interval`: ms between pushes of the engine counters. */
+  statsd: { host: string; port: number; prefix: string; interval: number } | null;
+}
+
 /** One app. */
 export interface AppConfig {
   name: string;
@@ -97,6 +124,10 @@ export interface AppConfig {
   trusted_proxies: string[];
   user: UserConfig | null;
   logger: AppLoggerConfig;
+  /** The app's own alert routes (added to the global ones unless `global_alerts` is false). */
+  alerts: AlertConfig[];
+  /** False when the app wrote `alerts: []`: the global routes do not apply to it. */
+  global_alerts: boolean;
   /** Where this app was defined, for error messages and for `reload` diffs. */
   source: SourcePosition;
 }
@@ -126,5 +157,8 @@ export interface Config {
   plugins: string[];
   /** Most client connections open at once over every app; null: derived from the file descriptor limit. */
   max_connections: number | null;
+  /** The global alert routes. */
+  alerts: AlertConfig[];
+  metrics: MetricsConfig;
   apps: AppConfig[];
 }

@@ -11,7 +11,9 @@ import { currentRuntime, defaultRunDir, type RuntimeInfo } from './defaults.js';
 import type { AppConfig, Config, LoggerConfig, UserConfig } from './model.js';
 import { describeRaw, getEntry, type RawMap } from './raw.js';
 import { isNull, Reader } from './reader.js';
+import { readAlerts, type AlertRead } from './sections/alerts.js';
 import { readApp, type AppRead, type AppSources } from './sections/app.js';
+import { readMetrics } from './sections/metrics.js';
 import { readGlobalLogger } from './sections/logger.js';
 import { readPlugins, type PluginLoadSpec } from './sections/plugins.js';
 import { readPortRange } from './sections/port-range.js';
@@ -19,7 +21,7 @@ import { readRpc } from './sections/rpc.js';
 import { readUser } from './sections/user.js';
 
 /** The top-level keys. */
-export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir', 'max_connections'];
+export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir', 'max_connections', 'alerts', 'metrics'];
 
 /** The resolver's input: the main file's tree, and the app mappings its includes contributed. */
 export interface ResolveInput {
@@ -35,6 +37,8 @@ export interface ResolveInput {
 export interface ConfigSources {
   /** The `plugins` entries, in order. */
   plugins: PluginLoadSpec[];
+  /** The global alert routes, for their types' parsers. */
+  alerts: AlertRead[];
   /** One per app of `config.apps`, in the same order. */
   apps: AppSources[];
 }
@@ -65,6 +69,9 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
   const userEntry = getEntry(root, 'user');
   const user = userEntry ? readUser(r, userEntry.value) : null;
   const plugins = readPlugins(r, getEntry(root, 'plugins')?.value);
+  const alertsE = getEntry(root, 'alerts');
+  const alerts = alertsE ? readAlerts(r, alertsE.value, 'at the top level') : [];
+  const metrics = readMetrics(r, getEntry(root, 'metrics'));
   const maxConnE = getEntry(root, 'max_connections');
   const max_connections = maxConnE && !isNull(maxConnE.value) ? (r.integer(maxConnE.value, 'max_connections', 1, 10_000_000) ?? null) : null;
   const includeEntry = getEntry(root, 'apps_include');
@@ -101,9 +108,11 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
     user,
     plugins: plugins.map((p) => p.spec),
     max_connections,
+    alerts: alerts.map((a) => a.config),
+    metrics,
     apps: apps.map((a) => a.config),
   };
-  return { config: deepFreeze(config), sources: { plugins, apps: apps.map((a) => a.sources) }, errors: r.errors, warnings: [] };
+  return { config: deepFreeze(config), sources: { plugins, alerts, apps: apps.map((a) => a.sources) }, errors: r.errors, warnings: [] };
 }
 
 /** One app as phase 1 resolves it (for `gracevisorctl add FILE`), inheriting from `base` (the running config). */

@@ -8,9 +8,12 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { GvConfigError, GvError, type ErrorCode } from '../errors.js';
 import type { AppStatus, ReloadResult, RestartResult } from '../supervisor/api.js';
 import type { RegistryEntry } from '../plugins/types.js';
+import type { AlertTestResult, GvEvent } from '../observe/index.js';
 import {
   API_PREFIX,
+  type AlertTestBody,
   type AppBody,
+  type EventsBody,
   type ErrorBody,
   type PluginsBody,
   type RemoveBody,
@@ -160,8 +163,35 @@ export class ControlClient {
     return (await this.request<RemoveBody>('DELETE', `/apps/${encodeURIComponent(app)}`)).removed;
   }
 
-  /** Every registry entry. */
-  async plugins(): Promise<RegistryEntry[]> {
+  /** The recent events (of one app, after seq `since`, at most `n`). */
+  async events(opts: { app?: string; since?: number; n?: number } = {}): Promise<GvEvent[]> {
+    return (await this.request<EventsBody>('GET', `/events?${eventQuery(opts, false)}`)).events;
+  }
+
+  /**
+   * The event stream: the recent events, then each as it happens, as server-sent events, until the
+   * caller destroys the stream or the daemon stops.
+   */
+  async followEvents(opts: { app?: string; since?: number; n?: number } = {}): Promise<IncomingMessage> {
+    const res = await this.#send('GET', `/events?${eventQuery(opts, true)}`);
+    if ((res.statusCode ?? 500) >= 300) throw await this.#failure(res);
+    return res;
+  }
+
+  /** Send a test alert through every route (an app's, or the global ones); resolves with each route's result. */
+  async testAlerts(app?: string): Promise<AlertTestResult[]> {
+    return (await this.request<AlertTestBody>('POST', '/alerts/test', app === undefined ? {} : { app })).results;
+  }
+
+  /** The Prometheus exposition. */
+  async metrics(): Promise<string> {
+    const res = await this.#send('GET', '/metrics');
+    if ((res.statusCode ?? 500) >= 300) throw await this.#failure(res);
+    return this.#readAll(res);
+  }
+
+  /** Every registry entry, with what of the config uses it. */
+  async plugins(): Promise<(RegistryEntry & { usedBy?: string[] })[]> {
     return (await this.request<PluginsBody>('GET', '/plugins')).plugins;
   }
 
@@ -180,4 +210,12 @@ export class ControlClient {
     if ((res.statusCode ?? 500) >= 300) throw await this.#failure(res);
     return res;
   }
+}
+
+function eventQuery(opts: { app?: string; since?: number; n?: number }, follow: boolean): URLSearchParams {
+  const q = new URLSearchParams({ follow: follow ? '1' : '0' });
+  if (opts.app !== undefined) q.set('app', opts.app);
+  if (opts.since !== undefined) q.set('since', String(opts.since));
+  if (opts.n !== undefined) q.set('n', String(opts.n));
+  return q;
 }

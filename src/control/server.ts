@@ -11,6 +11,9 @@
  *   POST   /restart-all                  POST /reload
  *   POST   /apps  {"file": "/abs/path"}  DELETE /apps/:app
  *   GET    /apps/:app/logs?stream=stdout|stderr&n=N&follow=1   (text/plain, chunked while following)
+ *   GET    /metrics                      (Prometheus text format)
+ *   GET    /events?app=&since=&n=&follow=1   (JSON; server-sent events while following)
+ *   POST   /alerts/test  {"app": "web"}
  * Every failure is `{ error: { code, message, pos?, errors? } }` with a GV_ERR_… code; a bad request
  * never reaches the supervisor and never takes the daemon down.
  */
@@ -25,10 +28,13 @@ import { VERSION } from '../version.js';
 import { followFile, readLastLines } from './log-tail.js';
 import { prepareSocketPath } from './socket-file.js';
 import { bearerToken, tokensEqual } from './token.js';
+import type { GvEvent, Observability } from '../observe/index.js';
 import {
   API_PREFIX,
   httpStatusFor,
+  type AlertTestBody,
   type AppBody,
+  type EventsBody,
   type ErrorBody,
   type PluginsBody,
   type ReloadBody,
@@ -50,6 +56,8 @@ export interface ControlLog {
 /** How to build a {@link ControlServer}. */
 export interface ControlServerOptions {
   api: SupervisorApi;
+  /** The daemon's event stream, metrics and alerts; without it those routes answer 404. */
+  observe?: Observability | null;
   /** Unix socket path; always listened on. */
   socket: string;
   /** TCP listener with its required token, or null/undefined for the socket only. Port 0 picks one. */
@@ -63,6 +71,16 @@ export interface ControlServerOptions {
 const MAX_BODY = 64 * 1024;
 /** Largest `n` for logs. */
 const MAX_LINES = 100_000;
+/** Events a following client may be behind (writes not yet flushed) before it is cut off. */
+const EVENT_BACKLOG = 1_000;
+
+/** An optional whole-number query parameter in [min, max]; a 400 when it is something else. */
+function intParam(query: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const v = query.get(name);
+  if (v === null) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw badRequest(`"${name}" must be a whole number from ${min} to ${max}, not "${v}"`);
+  return Number(v);
+}
 
 const silentLog: ControlLog = { info() {}, warn() {}, error() {} };
 
@@ -103,6 +121,7 @@ function toWireError(err: unknown): WireError {
  */
 export class ControlServer {
   readonly #api: SupervisorApi;
+  readonly #observe: Observability | null;
   readonly #socketPath: string;
   readonly #tcp: ControlServerOptions['tcp'];
   readonly #log: ControlLog;
@@ -117,6 +136,7 @@ export class ControlServer {
 
   constructor(opts: ControlServerOptions) {
     this.#api = opts.api;
+    this.#observe = opts.observe ?? null;
     this.#socketPath = opts.socket;
     this.#tcp = opts.tcp ?? null;
     this.#log = opts.log ?? silentLog;
@@ -346,7 +366,16 @@ export class ControlServer {
     const r = (s: string): RegExp => new RegExp(`^${P}${s}\\/?$`);
     return [
       { method: 'GET', pattern: r('/version'), handle: (): VersionBody => ({ version: VERSION, node: process.version, pid: process.pid }) },
-      { method: 'GET', pattern: r('/plugins'), handle: (): PluginsBody => ({ plugins: api.plugins() }) },
+      { method: 'GET', pattern: r('/plugins'), handle: (): PluginsBody => ({ plugins: this.#observe?.plugins() ?? api.plugins() }) },
+      { method: 'GET', pattern: r('/metrics'), handle: (ctx) => this.#metrics(ctx) },
+      { method: 'GET', pattern: r('/events'), query: ['app', 'since', 'n', 'follow'], handle: (ctx) => this.#events(ctx) },
+      {
+        method: 'POST', pattern: r('/alerts/test'), body: ['app'], mutating: true,
+        handle: async ({ body }): Promise<AlertTestBody> => {
+          if (body.app !== undefined && (typeof body.app !== 'string' || body.app === '')) throw badRequest('"app" must be an app name');
+          return { results: await this.#need().alerts.test(body.app as string | undefined) };
+        },
+      },
       { method: 'GET', pattern: r('/status'), handle: (): StatusBody => ({ apps: api.status() }) },
       { method: 'GET', pattern: r(`/status/${seg}`), handle: ({ params }) => this.#statusOf(params[0]!) },
       { method: 'GET', pattern: r('/apps'), handle: (): StatusBody => ({ apps: api.status() }) },
@@ -375,6 +404,63 @@ export class ControlServer {
       { method: 'POST', pattern: r('/reload'), mutating: true, handle: (): Promise<ReloadBody> => api.reload() },
       { method: 'GET', pattern: r(`/apps/${seg}/logs`), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx) },
     ];
+  }
+
+  #need(): Observability {
+    if (!this.#observe) throw new GvError('GV_ERR_CONTROL_NOT_FOUND', 'this daemon has no event stream, metrics or alerts');
+    return this.#observe;
+  }
+
+  /** `GET /v1/metrics`: the Prometheus exposition. */
+  async #metrics({ res }: RequestContext): Promise<undefined> {
+    const o = this.#need();
+    const text = await o.metrics.text();
+    res.writeHead(200, { 'content-type': o.metrics.contentType, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return undefined;
+  }
+
+  /**
+   * `GET /v1/events`: the recent events (`n`, default 100; of one `app`; after seq `since`) as JSON,
+   * or with `follow=1` as server-sent events — the recent ones, then each as it happens, until the
+   * client goes. A client that reads too slowly is cut off rather than buffered for.
+   */
+  async #events({ res, query }: RequestContext): Promise<EventsBody | undefined> {
+    const hub = this.#need().events;
+    const app = query.get('app') ?? undefined;
+    const since = intParam(query, 'since', 0, Number.MAX_SAFE_INTEGER);
+    const n = intParam(query, 'n', 0, 10_000) ?? 100;
+    const followText = query.get('follow') ?? '0';
+    if (!['0', '1', 'true', 'false'].includes(followText)) throw badRequest(`"follow" must be 1 or 0, not "${followText}"`);
+    if (app !== undefined) this.#statusOf(app);
+    const recent = hub.recent({ ...(app !== undefined && { app }), ...(since !== undefined && { since }), limit: n });
+    if (followText !== '1' && followText !== 'true') return { events: recent };
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    const send = (e: GvEvent): boolean => res.write(`id: ${e.seq}\nevent: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`);
+    for (const e of recent) send(e);
+    await new Promise<void>((resolve) => {
+      let backlog = 0;
+      const off = hub.subscribe((e) => {
+        if (app !== undefined && e.app !== app) return;
+        if (!send(e) && ++backlog > EVENT_BACKLOG) res.destroy();
+      });
+      res.on('drain', () => { backlog = 0; });
+      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+      ping.unref();
+      const done = (): void => {
+        off();
+        clearInterval(ping);
+        this.#follows.signal.removeEventListener('abort', stop);
+        resolve();
+      };
+      const stop = (): void => {
+        res.end();
+        done();
+      };
+      res.once('close', done);
+      this.#follows.signal.addEventListener('abort', stop, { once: true });
+    });
+    return undefined;
   }
 
   /** `GET /v1/apps/:app/logs`: the last n lines, then (follow=1) everything appended, until the client goes. */

@@ -6,6 +6,7 @@
  */
 import type { AppStatus, ReloadResult, RestartResult } from '../supervisor/api.js';
 import type { RegistryEntry } from '../plugins/types.js';
+import type { AlertTestResult, GvEvent } from '../observe/index.js';
 import type { ErrorCode, SourcePosition } from '../errors.js';
 
 /** Every route lives under this prefix; a future incompatible API gets `/v2`. */
@@ -54,9 +55,19 @@ export interface RemoveBody {
   removed: string;
 }
 
-/** `GET /v1/plugins`. */
+/** `GET /v1/plugins`: every registry entry, and what of the config uses it (app names, or alert routes). */
 export interface PluginsBody {
-  plugins: RegistryEntry[];
+  plugins: (RegistryEntry & { usedBy?: string[] })[];
+}
+
+/** `GET /v1/events` (without follow). */
+export interface EventsBody {
+  events: GvEvent[];
+}
+
+/** `POST /v1/alerts/test`. */
+export interface AlertTestBody {
+  results: AlertTestResult[];
 }
 
 /** `GET /v1/version`. */

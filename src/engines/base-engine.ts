@@ -73,9 +73,9 @@ export abstract class BaseEngine<S extends TargetState, H> implements Engine {
     return this.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
   }
 
-  /** The engine's counters, from its client sockets and its targets. */
+  /** The engine's counters, from its client sockets, its targets and its hold queue. */
   protected statsOf(clients: ClientSockets, connections: (st: S) => number): EngineStats {
-    return { connections: clients.open.size, requests: this.requests, errors: this.errors, ...clients.bytes(), targets: this.targets.stats(connections) };
+    return { connections: clients.open.size, requests: this.requests, errors: this.errors, ...clients.bytes(), targets: this.targets.stats(connections), held: this.held.stats() };
   }
 
   /** Held work waited queue_timeout: one last look (a target may have been set this same tick), else refuse it. */

@@ -1,70 +1,81 @@
 /**
- * The built-in alerters, registered as the plugin `gracevisor:alerters`: `alerters.webhook` POSTs a
- * JSON body for each alert to a URL, `alerters.log` writes each alert to the daemon log. Alerts are:
- * a restart failed, an app gave up (fatal), an instance exited when nothing asked it to.
- * An alerter never throws into the supervisor: a failed delivery is a log line.
+ * The built-in alerters, registered as the plugin `gracevisor:alerters`: `alerters.webhook` POSTs each
+ * alert as JSON to a URL, `alerters.exec` runs a command with the alert as JSON on its stdin,
+ * `alerters.log` writes it to the daemon log. Which alerts go where, folding, timeouts and retries are
+ * the alert router's (src/observe/alerts.ts); an alerter only delivers one alert, or fails to.
  */
 import { request } from 'undici';
-import { GvError } from '../errors.js';
+import { splitCommandWords } from '../config/command.js';
+import { optionChecks, runCommand } from './builtin-support.js';
 import { definePlugin } from './define.js';
-import { API_VERSION, type AlerterDefinition, type HookContext, type HookSubscriber } from './types.js';
+import { API_VERSION, type Alert, type AlerterDefinition } from './types.js';
 
-/** One alert, as the webhook body and the log fields carry it. */
-export interface AlertPayload {
-  event: 'restart_failed' | 'app_fatal' | 'instance_exit';
-  app: string | null;
-  at: string;
-  [field: string]: unknown;
-}
+const { bad, rejectUnknown } = optionChecks('alert', 'GV_ERR_CONFIG_ALERT');
 
-/** Subscribe `send` to the three alerting hooks; returns the unsubscribe functions. */
-function subscribeAlerts(hooks: HookSubscriber, send: (alert: AlertPayload) => Promise<void> | void): (() => void)[] {
-  const at = (): string => new Date().toISOString();
-  return [
-    hooks.on('onRestartFailed', (ctx: HookContext, e) => send({ event: 'restart_failed', app: ctx.app, at: at(), error: e.error, attempt: e.attempt, nextAttemptMs: e.nextAttemptMs })),
-    hooks.on('onAppFatal', (ctx: HookContext, e) => send({ event: 'app_fatal', app: ctx.app, at: at(), error: e.error, retries: e.retries })),
-    hooks.on('onInstanceExit', (ctx: HookContext, e) => {
-      if (e.expected) return;
-      return send({ event: 'instance_exit', app: ctx.app, at: at(), instance: e.instance.id, pid: e.instance.pid, exit: e.exit });
-    }),
-  ];
-}
-
-/** `alerters.webhook`: POST each alert as JSON to `url` (with optional `headers` and `timeout` ms). */
+/** `alerters.webhook`: POST each alert as JSON to `url`, with optional `headers`. A status of 300 or more is a failed delivery. */
 export const webhookAlerter: AlerterDefinition = {
-  description: 'POST each alert (restart failed, app fatal, unexpected exit) as JSON to a URL',
-  create(options, hooks, log) {
+  description: 'POST each alert as JSON to a URL (url, headers)',
+  parse(options, pos) {
+    rejectUnknown('webhook', options, ['url', 'headers'], pos);
     const url = options.url;
-    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
-      throw new GvError('GV_ERR_CONFIG_TYPE', 'alerters.webhook needs a url option (http:// or https://)', { details: { option: 'url' } });
+    let parsed: URL | null = null;
+    try {
+      parsed = typeof url === 'string' ? new URL(url) : null;
+    } catch {
+      parsed = null;
     }
-    const headers = typeof options.headers === 'object' && options.headers !== null ? (options.headers as Record<string, string>) : {};
-    const timeoutMs = typeof options.timeout === 'number' ? options.timeout : 5_000;
-    const pending = new Set<Promise<void>>();
-    const send = (alert: AlertPayload): void => {
-      // Fire and forget: the hook returns at once, delivery is tracked only so close() can wait for it.
-      const p = (async () => {
-        try {
-          const res = await request(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ...headers },
-            body: JSON.stringify(alert),
-            signal: AbortSignal.timeout(timeoutMs),
-          });
-          await res.body.dump();
-          if (res.statusCode >= 300) log('warn', 'alert webhook answered with an error status', { url, status: res.statusCode, event: alert.event });
-        } catch (err) {
-          log('warn', 'alert webhook failed', { url, event: alert.event, error: (err as { code?: string }).code ?? (err as Error).message });
-        }
-      })();
-      pending.add(p);
-      void p.finally(() => pending.delete(p));
-    };
-    const offs = subscribeAlerts(hooks, send);
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) bad('webhook', `url must be an http:// or https:// URL, not ${JSON.stringify(url ?? null)}`, pos, 'url');
+    const out: Record<string, unknown> = { url: parsed!.href };
+    if (options.headers !== undefined) {
+      const h = options.headers;
+      if (typeof h !== 'object' || h === null || Array.isArray(h) || Object.values(h).some((v) => typeof v !== 'string' && typeof v !== 'number')) {
+        bad('webhook', 'headers must be a mapping of header names to strings', pos, 'headers');
+      }
+      out.headers = Object.fromEntries(Object.entries(h as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    }
+    return out;
+  },
+  create(options) {
+    const url = String(options.url);
+    const headers = (options.headers as Record<string, string> | undefined) ?? {};
     return {
-      async close() {
-        for (const off of offs) off();
-        await Promise.all([...pending]);
+      async send(alert: Alert, signal: AbortSignal): Promise<void> {
+        const res = await request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'user-agent': 'gracevisor-alert', ...headers },
+          body: JSON.stringify(alert),
+          signal,
+        });
+        await res.body.dump();
+        if (res.statusCode >= 300) throw new Error(`${url} answered ${res.statusCode}`);
+      },
+    };
+  },
+};
+
+/**
+ * `alerters.exec`: run `command` (split like a shell, run without one, as app commands are) with the
+ * alert as one JSON document on stdin and GV_EVENT, GV_APP in its environment. Exit 0 is delivered;
+ * at the route's timeout its process group is killed.
+ */
+export const execAlerter: AlerterDefinition = {
+  description: 'run a command with each alert as JSON on its stdin (command)',
+  parse(options, pos) {
+    rejectUnknown('exec', options, ['command'], pos);
+    const cmd = options.command;
+    if (typeof cmd !== 'string' || cmd.trim() === '') bad('exec', 'command is required: a non-empty string', pos, 'command');
+    const split = splitCommandWords(cmd as string);
+    if (split.shell !== null) bad('exec', `command uses the shell syntax ${split.shell}; gracevisor runs it without a shell (write sh -c '…')`, pos, 'command');
+    return { command: cmd };
+  },
+  create(options) {
+    const argv = splitCommandWords(String(options.command)).argv ?? [];
+    return {
+      async send(alert: Alert, signal: AbortSignal): Promise<void> {
+        const end = await runCommand(argv, { env: { GV_EVENT: alert.event, GV_APP: alert.app ?? '' }, stdin: JSON.stringify(alert) + '\n', signal });
+        if ('error' in end) throw new Error(end.error);
+        if (end.aborted) throw new Error('timed out (killed)');
+        if (end.exit !== 0) throw new Error(end.exit !== null ? `exit ${end.exit}` : `signal ${end.signal}`);
       },
     };
   },
@@ -73,22 +84,23 @@ export const webhookAlerter: AlerterDefinition = {
 /** `alerters.log`: write each alert to the daemon log at `error` level. */
 export const logAlerter: AlerterDefinition = {
   description: 'write each alert to the daemon log',
-  create(_options, hooks, log) {
-    const offs = subscribeAlerts(hooks, (alert) => {
-      const { event, ...fields } = alert;
-      log('error', `alert: ${event.replace('_', ' ')}`, fields);
-    });
+  parse(options, pos) {
+    rejectUnknown('log', options, [], pos);
+    return {};
+  },
+  create(_options, log) {
     return {
-      async close() {
-        for (const off of offs) off();
+      async send(alert: Alert): Promise<void> {
+        const { event, ...fields } = alert;
+        log('error', `alert: ${event.replaceAll('_', ' ')}`, { alert: event, ...fields });
       },
     };
   },
 };
 
-/** The built-in alerters: alerters.webhook, alerters.log. */
+/** The built-in alerters: alerters.webhook, alerters.exec, alerters.log. */
 export const alertersPlugin = definePlugin({
   name: 'gracevisor:alerters',
   apiVersion: API_VERSION,
-  alerters: { webhook: webhookAlerter, log: logAlerter },
+  alerters: { webhook: webhookAlerter, exec: execAlerter, log: logAlerter },
 });

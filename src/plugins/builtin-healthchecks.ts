@@ -4,15 +4,17 @@
  * connection) and `healthchecks.exec` (a command exits 0). Each probe honours the AbortSignal the
  * supervisor aborts at the check's timeout.
  */
-import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { parse as parseShell } from 'shell-quote';
-import { GvError, type SourcePosition } from '../errors.js';
+import type { SourcePosition } from '../errors.js';
 import type { Target } from './engine.js';
 import type { HealthcheckConfig } from '../config/model.js';
+import { optionChecks, runCommand } from './builtin-support.js';
 import { definePlugin } from './define.js';
 import { API_VERSION, type HealthcheckDefinition, type ProbeResult } from './types.js';
+
+const { bad, rejectUnknown } = optionChecks('healthcheck', 'GV_ERR_CONFIG_HEALTHCHECK');
 
 /** The type-specific options each check accepts. */
 const HTTP_OPTIONS = ['path', 'expect_status', 'host'];
@@ -121,49 +123,14 @@ export function tcpProbe(target: Target, signal: AbortSignal): Promise<ProbeResu
   });
 }
 
-function execProbe(target: Target, check: HealthcheckConfig, signal: AbortSignal): Promise<ProbeResult> {
+async function execProbe(target: Target, check: HealthcheckConfig, signal: AbortSignal): Promise<ProbeResult> {
   const fill = (s: string): string => s.replaceAll('{port}', String(target.port)).replaceAll('{host}', target.host);
   const words = parseShell(String(check.command ?? '')).filter((w): w is string => typeof w === 'string').map(fill);
-  return new Promise((resolve) => {
-    if (words.length === 0) {
-      resolve({ ok: false, detail: 'no command' });
-      return;
-    }
-    if (signal.aborted) {
-      resolve({ ok: false, detail: 'timed out' });
-      return;
-    }
-    // The whole process group is killed at the timeout, so a script's children do not outlive it.
-    const child = spawn(words[0]!, words.slice(1), {
-      stdio: 'ignore', detached: true,
-      env: { ...process.env, PORT: String(target.port), HOST: target.host },
-    });
-    let settled = false;
-    const onAbort = (): void => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          child.kill('SIGKILL');
-        }
-      }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      signal.removeEventListener('abort', onAbort);
-      if (settled) return;
-      settled = true;
-      resolve({ ok: false, detail: err.code ?? err.message });
-    });
-    child.once('exit', (code, sig) => {
-      signal.removeEventListener('abort', onAbort);
-      if (settled) return;
-      settled = true;
-      if (signal.aborted) resolve({ ok: false, detail: 'timed out (killed)' });
-      else if (code === 0) resolve({ ok: true, detail: 'exit 0' });
-      else resolve({ ok: false, detail: code !== null ? `exit ${code}` : `signal ${sig}` });
-    });
-  });
+  const end = await runCommand(words, { env: { PORT: String(target.port), HOST: target.host }, signal });
+  if ('error' in end) return { ok: false, detail: end.error };
+  if (end.aborted) return { ok: false, detail: 'timed out (killed)' };
+  if (end.exit === 0) return { ok: true, detail: 'exit 0' };
+  return { ok: false, detail: end.exit !== null ? `exit ${end.exit}` : `signal ${end.signal}` };
 }
 
 function statusList(v: unknown, pos: SourcePosition): number[] {
@@ -176,16 +143,4 @@ function statusList(v: unknown, pos: SourcePosition): number[] {
   }
   if (out.length === 0) bad('http', 'expect_status must list at least one status', pos, 'expect_status');
   return out;
-}
-
-function rejectUnknown(type: string, options: Record<string, unknown>, known: string[], pos: SourcePosition): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      bad(type, `unknown option ${key}${known.length ? ` (known: ${known.join(', ')})` : ' (this check takes none)'}`, pos, key);
-    }
-  }
-}
-
-function bad(type: string, msg: string, pos: SourcePosition, option: string): never {
-  throw new GvError('GV_ERR_CONFIG_HEALTHCHECK', `healthcheck ${type}: ${msg}`, { pos, details: { type, option } });
 }

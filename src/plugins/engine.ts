@@ -35,6 +35,35 @@ export interface TargetStats {
   bytesOut: number;
 }
 
+/** Request durations as a cumulative-free histogram: `counts[i]` fell at or under `bounds[i]` seconds (and above the one before); the last count is above every bound. */
+export interface LatencyStats {
+  bounds: number[];
+  counts: number[];
+  /** Sum of every duration, seconds. */
+  sum: number;
+  count: number;
+}
+
+/** What an http engine counts per response (for metrics; an engine that has none leaves it out). */
+export interface HttpStats {
+  /** Responses by status class, whoever answered. */
+  responses: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  /** Answers the engine gave itself, by status (400, 502, 503, 504). */
+  answered: Record<string, number>;
+  /** Time from a request's arrival to the end of its response. */
+  latency: LatencyStats;
+}
+
+/** Work held while there was no target. */
+export interface HeldStats {
+  /** Held now. */
+  now: number;
+  /** Held since listen(). */
+  total: number;
+  /** Time everything held so far waited, ms. */
+  totalMs: number;
+}
+
 /** Counters for the whole engine. */
 export interface EngineStats {
   /** Client connections open on the public listener. */
@@ -46,6 +75,10 @@ export interface EngineStats {
   bytesIn: number;
   bytesOut: number;
   targets: TargetStats[];
+  /** Work held while there was no target (engines that hold). */
+  held?: HeldStats;
+  /** Per-response counters (http engines). */
+  http?: HttpStats;
 }
 
 /** How an engine treats new work while it has no target. */

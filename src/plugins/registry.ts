@@ -44,7 +44,7 @@ const KINDS: readonly RegistryKind[] = ['engines', 'healthchecks', 'alerters'];
 const PLUGIN_KEYS = new Set(['name', 'apiVersion', ...KINDS, 'hooks']);
 /** The function each kind of definition must have, and the optional ones that must be functions when given. */
 const REQUIRED_FN: Record<RegistryKind, string> = { engines: 'create', healthchecks: 'probe', alerters: 'create' };
-const OPTIONAL_FN: Record<RegistryKind, string[]> = { engines: ['unavailable'], healthchecks: ['parse'], alerters: [] };
+const OPTIONAL_FN: Record<RegistryKind, string[]> = { engines: ['unavailable'], healthchecks: ['parse'], alerters: ['parse'] };
 
 /** Options of a {@link Registry}. */
 export interface RegistryOptions {
@@ -128,7 +128,7 @@ export class Registry {
    * availability by name, health check parsers by type, and the registered names for suggestions.
    */
   configView(): ConfigRegistryView {
-    return { engine: (name) => this.engineInfo(name), healthcheck: (type) => this.healthcheck(type), names: (kind) => this.names(kind) };
+    return { engine: (name) => this.engineInfo(name), healthcheck: (type) => this.healthcheck(type), alerter: (type) => this.alerter(type), names: (kind) => this.names(kind) };
   }
 
   /** The keys registered for `kind`, sorted (`http`, `splice`, `tcp` for engines). */

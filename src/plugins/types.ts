@@ -79,14 +79,20 @@ export interface HookTable {
   onHealthChange(ctx: HookContext, e: { instance: InstanceInfo; healthy: boolean; detail: string }): void | Promise<void>;
   /** A restart completed: traffic is on the new instance(s). */
   onRestartSucceeded(ctx: HookContext, e: { durationMs: number; to: InstanceInfo[] }): void | Promise<void>;
-  /** A restart failed; the old instance(s) keep serving. `nextAttemptMs` is the backoff, or null if giving up. */
-  onRestartFailed(ctx: HookContext, e: { error: { code: string; message: string }; attempt: number; nextAttemptMs: number | null }): void | Promise<void>;
+  /**
+   * A restart (or a start) failed; the old instance(s) keep serving. `nextAttemptMs` is the backoff,
+   * or null if giving up. `instance` is the new instance that failed, `detail` its last probe's
+   * answer (or how it exited), `stderr` the last lines it wrote there: what a person paged needs.
+   */
+  onRestartFailed(ctx: HookContext, e: { error: { code: string; message: string }; attempt: number; nextAttemptMs: number | null; instance: string | null; detail: string | null; stderr: string[] }): void | Promise<void>;
   /** An app gave up after max_retries: nothing will be restarted until an operator acts. */
   onAppFatal(ctx: HookContext, e: { error: { code: string; message: string }; retries: number }): void | Promise<void>;
   /** An app was added (at start, by reload, or by `add`). */
   onAppAdded(ctx: HookContext, e: { config: AppConfig }): void | Promise<void>;
   /** An app was removed and its instances stopped. */
   onAppRemoved(ctx: HookContext, e: { name: string }): void | Promise<void>;
+  /** A reload did not load: nothing changed. `errors` are every problem, each with its position. */
+  onReloadFailed(ctx: HookContext, e: { error: { code: string; message: string }; errors: { code: string; message: string; pos?: SourcePosition }[] }): void | Promise<void>;
   /** A reload took effect. */
   onConfigReloaded(ctx: HookContext, e: { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }): void | Promise<void>;
   /** The daemon is up: every app started (or failed to). */
@@ -117,6 +123,7 @@ export const HOOK_MODES: { readonly [K in HookName]: K extends `pre${string}` ? 
   onAppFatal: 'parallel',
   onAppAdded: 'parallel',
   onAppRemoved: 'parallel',
+  onReloadFailed: 'parallel',
   onConfigReloaded: 'parallel',
   onDaemonReady: 'parallel',
   onDaemonStop: 'parallel',
@@ -149,16 +156,61 @@ export interface HealthcheckDefinition {
   probe(target: Target, check: HealthcheckConfig, signal: AbortSignal): Promise<ProbeResult>;
 }
 
-/** A running alerter: what `create` returns. */
+/** The events an alert may be about (README "Alerts and events" gives each one's fields). */
+export type AlertEventName =
+  | 'restart_failed'
+  | 'app_fatal'
+  | 'instance_exit'
+  | 'unhealthy'
+  | 'reload_failed'
+  | 'restart_succeeded'
+  | 'daemon_started'
+  | 'daemon_stopping'
+  | 'test';
+
+/** What an alert route sends for an event it was not told which: the failures. */
+export const DEFAULT_ALERT_EVENTS: readonly AlertEventName[] = ['restart_failed', 'app_fatal', 'instance_exit', 'unhealthy', 'reload_failed'];
+
+/** Every event an alert may be about. */
+export const ALERT_EVENTS: readonly AlertEventName[] = [...DEFAULT_ALERT_EVENTS, 'restart_succeeded', 'daemon_started', 'daemon_stopping', 'test'];
+
+/**
+ * One alert, as every alerter receives it and the webhook posts it: the event, where and when, the
+ * error, and the event's own fields (see README). `folded` counts the same (app, event) alerts
+ * folded into this one during the route's interval.
+ */
+export interface Alert {
+  event: AlertEventName;
+  app: string | null;
+  instance: string | null;
+  /** ISO time. */
+  at: string;
+  error?: { code: string; message: string };
+  folded?: number;
+  [field: string]: unknown;
+}
+
+/** A running alerter: what `create` returns. The router calls `send` for each alert it routes here. */
 export interface Alerter {
+  /**
+   * Deliver one alert. Resolve when delivered; reject when not (the router retries a bounded number
+   * of times with backoff, then logs). Must honour `signal` (aborted at the route's timeout).
+   */
+  send(alert: Alert, signal: AbortSignal): Promise<void>;
+  /** Release what `create` opened (daemon shutdown, a reload that dropped the route). */
   close?(): Promise<void>;
 }
 
 /** How a plugin contributes an alerter type (registered as `alerters.<key>`). */
 export interface AlerterDefinition {
   description: string;
-  /** Subscribe to the hooks it cares about. `options` are the alerter's own settings. */
-  create(options: Record<string, unknown>, hooks: HookSubscriber, log: HookContext['log']): Alerter;
+  /**
+   * Validate and normalise the type's own options of an `alerts` entry at config load. Throw a
+   * GvError (GV_ERR_CONFIG_ALERT) naming `details.option`; `pos` is where the entry is.
+   */
+  parse?(options: Record<string, unknown>, pos: SourcePosition): Record<string, unknown>;
+  /** Build the sender of one configured route with its parsed options. Must not throw at send time. */
+  create(options: Record<string, unknown>, log: HookContext['log']): Alerter;
 }
 
 /** A plugin: a plain, named object. */

@@ -16,6 +16,14 @@ export interface InstanceStatus {
   /** True when the engine sends new work to it. */
   active: boolean;
   startedAt: string;
+  /** ms since it was spawned. */
+  uptimeMs: number;
+  /** CPU seconds used by its process group, or null when /proc cannot tell. */
+  cpuSeconds: number | null;
+  /** Resident memory of its process group, bytes, or null. */
+  rssBytes: number | null;
+  /** Liveness probes that failed (with a health check). */
+  probeFailures: number;
   lastError: string | null;
 }
 
@@ -29,7 +37,10 @@ export interface AppStatus {
   /** `running` (≥1 serving), `starting`, `restarting`, `stopped` (by an operator), `fatal` (gave up), `stopping`. */
   state: 'running' | 'starting' | 'restarting' | 'stopping' | 'stopped' | 'fatal';
   instances: InstanceStatus[];
+  /** Restarts that completed: an operator's or a reload's, and every crashed or unhealthy instance replaced. */
   restarts: number;
+  /** Consecutive failed attempts now (the backoff level); 0 when healthy. */
+  failures: number;
   lastError: string | null;
   stats: EngineStats;
 }

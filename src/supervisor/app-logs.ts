@@ -73,6 +73,13 @@ export class LogFilePool {
   }
 }
 
+/** Lines of an instance's stderr kept for an alert about it. */
+const TAIL_LINES = 20;
+/** Characters of one kept line. */
+const TAIL_LINE_CHARS = 500;
+/** Instances whose last stderr lines are kept (the newest ones). */
+const TAIL_INSTANCES = 32;
+
 /** One app's log sinks: the stdout and stderr files of its config. */
 export class AppLogs {
   readonly stdoutFile: string;
@@ -81,6 +88,8 @@ export class AppLogs {
   readonly #out: RotatingFileStream;
   readonly #err: RotatingFileStream;
   readonly #prefixed: boolean;
+  /** The last stderr lines of recent instances, for an alert about a start that failed. */
+  readonly #tails = new Map<string, string[]>();
   #closed = false;
 
   constructor(pool: LogFilePool, logger: AppLoggerConfig) {
@@ -99,7 +108,21 @@ export class AppLogs {
   attach(instance: string, stdout: Readable | null, stderr: Readable | null): void {
     const sink = (stream: RotatingFileStream, tag: string) => (chunk: Buffer): boolean => this.#write(stream, this.#prefixed ? prefixLines(chunk, `${instance} ${tag} `) : chunk);
     if (stdout) pipeLines(stdout, sink(this.#out, 'out'), (resume) => this.#whenDrained(this.#out, resume));
-    if (stderr) pipeLines(stderr, sink(this.#err, 'err'), (resume) => this.#whenDrained(this.#err, resume));
+    if (stderr) {
+      const toFile = sink(this.#err, 'err');
+      const tail: string[] = [];
+      this.#tails.set(instance, tail);
+      if (this.#tails.size > TAIL_INSTANCES) this.#tails.delete(this.#tails.keys().next().value!);
+      pipeLines(stderr, (chunk) => {
+        keepTail(tail, chunk);
+        return toFile(chunk);
+      }, (resume) => this.#whenDrained(this.#err, resume));
+    }
+  }
+
+  /** The last lines `instance` wrote to stderr (at most 20), newest last; [] for one not seen. */
+  stderrTail(instance: string): string[] {
+    return [...(this.#tails.get(instance) ?? [])];
   }
 
   /** Release the files (the streams close when no other app uses them). */
@@ -130,6 +153,17 @@ export class AppLogs {
     stream.on('drain', done);
     stream.on('close', done);
   }
+}
+
+/** Keep the last {@link TAIL_LINES} lines of `chunk` (whole lines) in `tail`. */
+function keepTail(tail: string[], chunk: Buffer): void {
+  // Only the end of a large chunk can hold the last lines.
+  const text = chunk.subarray(Math.max(0, chunk.length - TAIL_LINES * (TAIL_LINE_CHARS + 1))).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    tail.push(line.length > TAIL_LINE_CHARS ? `${line.slice(0, TAIL_LINE_CHARS)}…` : line);
+  }
+  if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
 }
 
 /** Each line of `chunk` (whole lines) with `<ISO time> <tag>` before it. */

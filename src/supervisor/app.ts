@@ -20,6 +20,7 @@ import { AppLogs, type LogFilePool } from './app-logs.js';
 import type { DaemonLog } from './daemon-log.js';
 import { Instance, type HookSink, type ProbeTiming } from './instance.js';
 import type { PortPool } from './port-pool.js';
+import type { GroupUsage } from './proc.js';
 import { healthcheckProbe } from './readiness.js';
 import { FailurePolicy, type BackoffOptions } from './restart-policy.js';
 import { Rollout, type StartReason } from './rollout.js';
@@ -195,8 +196,11 @@ export class App {
     await this.#engine.listen();
   }
 
-  /** What `status` shows. */
-  status(): AppStatus {
+  /**
+   * What `status` shows. `usage` is the CPU and memory of every instance's process group, read from
+   * /proc once for all apps (Supervisor.status); without it those fields are null.
+   */
+  status(usage?: ReadonlyMap<number, GroupUsage>): AppStatus {
     const addr = this.#safeAddress();
     const active = new Set(this.#serving);
     let stats = EMPTY_STATS;
@@ -211,17 +215,25 @@ export class App {
       address: `${addr.host}:${addr.port}`,
       engine: this.#config.proxy,
       state: state === 'removed' ? 'stopped' : state,
-      instances: [...this.#instances].map((i) => ({
-        id: i.id,
-        pid: i.pid,
-        port: i.port,
-        state: i.state ?? 'starting',
-        sinceMs: i.sinceMs,
-        active: active.has(i),
-        startedAt: i.startedAt.toISOString(),
-        lastError: i.lastError,
-      })),
+      instances: [...this.#instances].map((i) => {
+        const u = i.pid !== null ? usage?.get(i.pid) : undefined;
+        return {
+          id: i.id,
+          pid: i.pid,
+          port: i.port,
+          state: i.state ?? 'starting',
+          sinceMs: i.sinceMs,
+          active: active.has(i),
+          startedAt: i.startedAt.toISOString(),
+          uptimeMs: Date.now() - i.startedAt.getTime(),
+          cpuSeconds: u ? Math.round(u.cpuSeconds * 100) / 100 : null,
+          rssBytes: u ? u.rssBytes : null,
+          probeFailures: i.probeFailures,
+          lastError: i.lastError,
+        };
+      }),
       restarts: this.#restarts,
+      failures: this.#failures.count,
       lastError: this.#lastError,
       stats,
     };
@@ -342,7 +354,8 @@ export class App {
   async #reconcileTask(reason: StartReason): Promise<void> {
     if (!this.#wantsToRun()) return;
     try {
-      await this.#rollout.reconcile(reason);
+      // A crashed or unhealthy instance replaced is a restart, and counts as one.
+      if ((await this.#rollout.reconcile(reason)) > 0 && reason === 'replace') this.#restarts++;
     } catch (err) {
       this.#attemptFailed(err, 'reconcile');
     }
@@ -484,8 +497,11 @@ export class App {
   /** Report a failed attempt, then retry after the backoff or give up (`fatal`). */
   #failed(gv: GvError, verdict: { attempt: number; nextAttemptMs: number | null }, kind: 'restart' | 'reconcile'): void {
     const error = { code: gv.code, message: gv.message };
-    this.#ctx.log.warn('start of a new instance failed', { event: 'restart_failed', app: this.name, code: gv.code, error: gv.message, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
-    void this.#ctx.hooks.emit('onRestartFailed', this.name, { error, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs });
+    const instance = typeof gv.details?.instance === 'string' ? gv.details.instance : null;
+    const detail = failureDetail(gv);
+    const stderr = instance ? this.#logs.stderrTail(instance) : [];
+    this.#ctx.log.warn('start of a new instance failed', { event: 'restart_failed', app: this.name, code: gv.code, error: gv.message, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs, ...(instance && { instance }) });
+    void this.#ctx.hooks.emit('onRestartFailed', this.name, { error, attempt: verdict.attempt, nextAttemptMs: verdict.nextAttemptMs, instance, detail, stderr });
     if (verdict.nextAttemptMs === null) {
       this.#setState('fatal');
       this.#refreshHold();
@@ -547,6 +563,15 @@ export class App {
   #assertOpen(): void {
     if (this.#machine.is('removed')) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`);
   }
+}
+
+/** What a failure says about the instance: its last probe's answer, or how it exited. */
+function failureDetail(gv: GvError): string | null {
+  const d = gv.details ?? {};
+  if (typeof d.last === 'string') return d.last;
+  if (d.signal) return `exited on signal ${String(d.signal)}`;
+  if (typeof d.code === 'number') return `exited with code ${d.code}`;
+  return null;
 }
 
 /** A config checked for an app: what {@link App.apply} takes. */

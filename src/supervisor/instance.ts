@@ -95,6 +95,7 @@ export class Instance {
   readonly startedAt = new Date();
   readonly #machine: StateMachine<Phase>;
   #lastError: string | null = null;
+  #probeFailures = 0;
   #child: ChildProcess | null = null;
   #pid: number | null = null;
   #procStart: string | null = null;
@@ -143,6 +144,11 @@ export class Instance {
 
   get lastError(): string | null {
     return this.#lastError;
+  }
+
+  /** Liveness probes that failed so far. */
+  get probeFailures(): number {
+    return this.#probeFailures;
   }
 
   /** True once the process is gone. */
@@ -327,6 +333,7 @@ export class Instance {
         }
       } else {
         failures++;
+        this.#probeFailures++;
         if (healthy) {
           healthy = false;
           void this.#opts.hooks.emit('onHealthChange', this.app, { instance: this.info(), healthy: false, detail: r.detail });

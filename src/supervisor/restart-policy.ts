@@ -90,6 +90,11 @@ export class FailurePolicy {
     this.#policy.reset();
   }
 
+  /** Consecutive failures now: how far the backoff has gone. */
+  get count(): number {
+    return this.#policy.failures;
+  }
+
   /** An attempt to start an instance failed. */
   failed(): FailureVerdict {
     return this.#policy.fail();

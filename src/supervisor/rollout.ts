@@ -56,25 +56,33 @@ export class Rollout {
     await this.fill('restart');
   }
 
-  /** Replace unhealthy instances, top up to `instances`, retire extras. Throws the first failure. */
-  async reconcile(reason: StartReason): Promise<void> {
+  /**
+   * Replace unhealthy instances, top up to `instances`, retire extras. Resolves with how many new
+   * instances now serve; throws the first failure.
+   */
+  async reconcile(reason: StartReason): Promise<number> {
     const h = this.#host;
+    let started = 0;
     for (const inst of [...h.serving]) {
-      if (inst.state === 'unhealthy' && h.serving.includes(inst)) await this.replace(inst, 'replace');
+      if (inst.state === 'unhealthy' && h.serving.includes(inst)) {
+        await this.replace(inst, 'replace');
+        started++;
+      }
     }
-    await this.fill(reason);
+    started += await this.fill(reason);
     while (h.serving.length > h.config.instances) {
       const extra = h.serving[0]!;
       h.setServing(h.serving.slice(1), extra);
       await this.retire(extra);
     }
+    return started;
   }
 
-  /** Start instances until `instances` serve (in parallel); throws the first failure. */
-  async fill(reason: StartReason): Promise<void> {
+  /** Start instances until `instances` serve (in parallel); resolves with how many; throws the first failure. */
+  async fill(reason: StartReason): Promise<number> {
     const h = this.#host;
     const missing = h.config.instances - h.serving.length;
-    if (missing <= 0 || !h.wantsToRun()) return;
+    if (missing <= 0 || !h.wantsToRun()) return 0;
     const results = await Promise.allSettled(Array.from({ length: missing }, async () => {
       const fresh = await h.spawnReady(reason);
       await this.#preSwitch([], fresh);
@@ -82,6 +90,7 @@ export class Rollout {
     }));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
+    return missing;
   }
 
   /** One step of a rolling restart: a ready new instance takes `old`'s place, then `old` drains and stops. */

@@ -5,7 +5,7 @@
  * binds every app's listener and starts every app.
  */
 import { join } from 'node:path';
-import { GvError } from '../errors.js';
+import { GvConfigError, GvError } from '../errors.js';
 import type { AppConfig, Config } from '../config/model.js';
 import { DEFAULT_READ_BOUNDS, loadAppFile, loadConfig, type LoadOptions, type ReadBounds } from '../config/load.js';
 import type { Engine } from '../plugins/engine.js';
@@ -20,6 +20,7 @@ import { DaemonLog } from './daemon-log.js';
 import { Budget, connectionsFor, raiseNofile, readNofile } from './fd-limit.js';
 import type { ProbeTiming } from './instance.js';
 import { PortPool } from './port-pool.js';
+import { groupUsage } from './proc.js';
 import type { BackoffOptions } from './restart-policy.js';
 import { StateFile } from './state-file.js';
 
@@ -99,7 +100,6 @@ export class Supervisor implements SupervisorApi {
     const registry = opts.createRegistry(hooks);
     for (const p of opts.plugins ?? []) registry.register(p);
     const config = await loadConfig(configPath, { ...configLoadOptions(registry), ...boundsOf(opts), onWarning: (w) => log.warn(w.format(), { event: 'config_warning', code: w.code }) });
-    if (!log.file) log.useFile(config.logger);
     return new Supervisor(config, registry, hooks, log, opts.log === undefined, opts);
   }
 
@@ -116,7 +116,8 @@ export class Supervisor implements SupervisorApi {
   }
 
   /**
-   * Take the run directory (GV_ERR_DAEMON_RUNNING when another daemon has it), stop what a previous
+   * Take the run directory (GV_ERR_DAEMON_RUNNING when another daemon has it), attach the daemon's
+   * log file (a daemon refused the run directory never writes the holder's log), stop what a previous
    * run left, bind every app's listener, start every app. Resolves when every app serves or failed
    * its first attempt; rejects only if the run directory is taken or a listener cannot bind (then
    * everything bound so far is closed again).
@@ -125,6 +126,8 @@ export class Supervisor implements SupervisorApi {
     if (this.#started) throw new GvError('GV_ERR_APP_STATE', 'the supervisor is already started');
     this.#started = true;
     await this.stateFile.lock();
+    // Only the daemon that holds the run_dir writes the log file: one refused it writes nothing there.
+    if (!this.log.file) this.log.useFile(this.#config.logger);
     try {
       const fds = await raiseNofile();
       if (fds.error) this.log.warn('cannot raise the open files limit', { soft: fds.before?.soft, hard: fds.before?.hard, error: fds.error });
@@ -161,8 +164,11 @@ export class Supervisor implements SupervisorApi {
   }
 
   status(app?: string): AppStatus[] {
-    if (app !== undefined) return [this.app(app).status()];
-    return [...this.#apps.values()].map((a) => a.status());
+    const apps = app !== undefined ? [this.app(app)] : [...this.#apps.values()];
+    const pgids = new Set<number>();
+    for (const a of apps) for (const i of a.instances) if (i.pid !== null) pgids.add(i.pid);
+    const usage = groupUsage(pgids);
+    return apps.map((a) => a.status(usage));
   }
 
   async startApp(name: string): Promise<AppStatus> {
@@ -197,7 +203,12 @@ export class Supervisor implements SupervisorApi {
    * whose listen address or engine changed is removed and added again), leave unchanged ones alone.
    */
   reload(): Promise<ReloadResult> {
-    const run = this.#reloading.then(() => this.#reload());
+    const run = this.#reloading.then(() => this.#reload()).catch((err: unknown) => {
+      const gv = GvError.from(err);
+      const errors = (err instanceof GvConfigError ? err.errors : [gv]).map((e) => ({ code: e.code, message: e.message.split('\n')[0]!, ...(e.pos && { pos: e.pos }) }));
+      void this.hooks.emit('onReloadFailed', null, { error: { code: gv.code, message: gv.message.split('\n')[0]! }, errors });
+      throw err;
+    });
     this.#reloading = run.catch(() => {});
     return run;
   }

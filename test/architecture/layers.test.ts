@@ -1,5 +1,5 @@
 // The layer rules of docs/architecture.md, asserted over the real import graph of src/: nothing
-// imports upward (config → plugins → engines → supervisor → control → builtins → cli), and no
+// imports upward (config → plugins → engines → supervisor → observe → control → builtins → cli), and no
 // files import each other, directly or through others.
 import { join } from 'node:path';
 import t from 'tap';

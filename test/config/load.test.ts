@@ -141,6 +141,8 @@ t.test('an app takes every default the original README gives', async (t) => {
         stdout_log_file: '/var/log/gracevisor/app_a.out',
         stderr_log_file: '/var/log/gracevisor/app_a.err',
       },
+      alerts: [],
+      global_alerts: true,
       source: null,
     },
   );

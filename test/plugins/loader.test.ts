@@ -35,9 +35,10 @@ t.test('the example plugin loads by path and its health check and alerter work',
 
   const dir = t.testdir({});
   const alertFile = join(dir, 'alerts.jsonl');
-  const alerter = registry.alerter('file')!.create({ path: alertFile }, hooks.subscriber('gracevisor-plugin-example'), () => {});
-  await hooks.emit('onAppFatal', 'demo', { error: { code: 'GV_ERR_START_FAILED', message: 'x' }, retries: 3 });
-  await alerter.close?.();
+  const file = registry.alerter('file')!;
+  t.throws(() => file.parse!({ path: alertFile, colour: 'red' }, pos), 'its parser rejects an unknown option');
+  const alerter = file.create(file.parse!({ path: alertFile }, pos), () => {});
+  await alerter.send({ event: 'app_fatal', app: 'demo', instance: null, at: new Date().toISOString(), error: { code: 'GV_ERR_START_FAILED', message: 'x' } }, AbortSignal.timeout(5_000));
   const { readFileSync } = await import('node:fs');
   t.match(JSON.parse(readFileSync(alertFile, 'utf8').trim()), { event: 'app_fatal', app: 'demo', error: { code: 'GV_ERR_START_FAILED' } });
 

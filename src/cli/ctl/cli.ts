@@ -6,7 +6,9 @@
 import { Builtins, Cli } from 'clipanion';
 import { VERSION } from '../../version.js';
 import { EXIT_USAGE } from './base-command.js';
+import { AlertsTestCommand } from './alerts-command.js';
 import { AddCommand, KillCommand, RemoveCommand, RestartCommand, StartCommand, StopCommand } from './app-commands.js';
+import { EventsCommand } from './events-command.js';
 import { LogsCommand } from './logs-command.js';
 import { PluginsListCommand } from './plugins-command.js';
 import { ReloadCommand } from './reload-command.js';
@@ -21,7 +23,7 @@ export function buildCtlCli(): Cli {
     binaryVersion: VERSION,
     enableColors: process.stdout.isTTY === true,
   });
-  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, AddCommand, RemoveCommand, LogsCommand, PluginsListCommand, VersionCommand]) cli.register(c);
+  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, AddCommand, RemoveCommand, LogsCommand, EventsCommand, AlertsTestCommand, PluginsListCommand, VersionCommand]) cli.register(c);
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   return cli;

@@ -10,6 +10,7 @@ import { getEntry, type RawEntry, type RawMap, type RawValue } from '../raw.js';
 import { isIP } from 'node:net';
 import { field, isNull, readFields, type Reader } from '../reader.js';
 import { splitCommandWords } from '../command.js';
+import { inheritsGlobalAlerts, readAlerts, type AlertRead } from './alerts.js';
 import { readHealthcheck, type HealthcheckRead } from './healthcheck.js';
 import { readAppLogger } from './logger.js';
 import { readUser } from './user.js';
@@ -37,7 +38,7 @@ export const APP_FIELDS = {
 };
 
 /** Every key an app takes. */
-export const APP_KEYS: readonly string[] = ['name', 'command', 'environment', 'healthcheck', 'user', 'logger', ...Object.keys(APP_FIELDS)];
+export const APP_KEYS: readonly string[] = ['name', 'command', 'environment', 'healthcheck', 'user', 'logger', 'alerts', ...Object.keys(APP_FIELDS)];
 
 /** What an app inherits from the global section. */
 export interface AppInheritance {
@@ -60,6 +61,8 @@ export interface AppSources {
   /** The `directory` value, when given. */
   directory: SourcePosition | null;
   healthcheck: HealthcheckRead | null;
+  /** The app's own alert routes, for their types' parsers. */
+  alerts: AlertRead[];
 }
 
 /** One app as read, with its sources; null when it is too broken to check further (no name or command). */
@@ -152,6 +155,10 @@ export function readApp(r: Reader, m: RawMap, g: AppInheritance): AppRead | null
   const hcE = given('healthcheck');
   const hc = hcE ? readHealthcheck(r, hcE) ?? null : null;
   const logger = readAppLogger(r, get('logger'), g.logger, name ?? 'unnamed', m.pos);
+  const alertsE = get('alerts');
+  const alerts = alertsE ? readAlerts(r, alertsE.value, 'of an app') : [];
+  // `alerts: []` or `alerts off` (not an empty value) turns the global routes off for this app.
+  const global_alerts = inheritsGlobalAlerts(alertsE?.value);
   if (name === undefined || command === undefined) return null;
   const { directory, internal_host, external_host, external_port, proxy, stop_signal, max_retries, start_timeout, stop_timeout, drain_timeout, instances, queue_timeout, ...engine } = fields;
   const config: AppConfig = {
@@ -174,6 +181,8 @@ export function readApp(r: Reader, m: RawMap, g: AppInheritance): AppRead | null
     ...engine,
     user,
     logger,
+    alerts: alerts.map((a) => a.config),
+    global_alerts,
     source: m.pos,
   };
   const sources: AppSources = {
@@ -183,6 +192,7 @@ export function readApp(r: Reader, m: RawMap, g: AppInheritance): AppRead | null
     listen: get('external_port')?.value.pos ?? get('external_host')?.value.pos ?? m.pos,
     directory: get('directory')?.value.pos ?? null,
     healthcheck: hc,
+    alerts,
   };
   return { config, sources };
 }

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../../plugins/engine.js';
 import { BaseEngine, ClientSockets, ConnectionCap } from '../base-engine.js';
+import { HttpCounters } from './counters.js';
 import { Exchange, type ExchangeOwner } from './exchange.js';
 import { forwardedHeaders, requestTarget, type RequestTarget } from './headers.js';
 import { BODY_503, endSocket, sendError } from './responses.js';
@@ -53,6 +54,9 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
   readonly #pool: PoolTimeouts;
   /** Retries waiting for the only target, which just failed them, to be replaced (see {@link retry}). */
   readonly #retrying = new Map<Exchange, NodeJS.Timeout>();
+  readonly #counters = new HttpCounters();
+  /** When each response's request arrived (performance.now()), for the latency histogram. */
+  readonly #arrived = new WeakMap<http.ServerResponse, number>();
   readonly #onClientClose = function onClientClose(this: http.ServerResponse): void {
     (this as unknown as { gvExchange?: Exchange }).gvExchange?.onClientClose();
   };
@@ -81,7 +85,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
   }
 
   stats(): EngineStats {
-    return this.statsOf(this.#clients, (st) => (st.pool?.stats.connected ?? 0) + st.upgrades.size);
+    return { ...this.statsOf(this.#clients, (st) => (st.pool?.stats.connected ?? 0) + st.upgrades.size), http: this.#counters.snapshot() };
   }
 
   async close(timeoutMs?: number): Promise<void> {
@@ -158,6 +162,24 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     this.errors++;
   }
 
+  answer(res: http.ServerResponse, status: number, body: string): void {
+    this.errors++;
+    if (!res.headersSent && !res.destroyed) this.#counters.answer(status);
+    sendError(res, status, body);
+    this.finished(res);
+  }
+
+  responded(status: number): void {
+    this.#counters.response(status);
+  }
+
+  finished(res: http.ServerResponse): void {
+    const t0 = this.#arrived.get(res);
+    if (t0 === undefined) return;
+    this.#arrived.delete(res);
+    this.#counters.observe((performance.now() - t0) / 1000);
+  }
+
   logUpstreamError(target: Target, err: Error): void {
     this.opts.log('warn', 'upstream request failed', { app: this.opts.app, target: target.id, error: (err as { code?: string }).code ?? err.message });
   }
@@ -179,9 +201,11 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
 
   /** Answer held (or unholdable) work 503. */
   protected refuse(h: Held): void {
-    this.errors++;
-    if (h.res) sendError(h.res, 503, BODY_503);
-    else if (h.socket) endSocket(h.socket, 503, BODY_503);
+    if (h.res) this.answer(h.res, 503, BODY_503);
+    else if (h.socket) {
+      this.errors++;
+      endSocket(h.socket, 503, BODY_503);
+    }
   }
 
   /**
@@ -216,11 +240,11 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
 
   #onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     this.requests++;
+    this.#arrived.set(res, performance.now());
     this.#busy(req.socket, res);
     if (this.closing) {
       res.shouldKeepAlive = false;
-      this.errors++;
-      sendError(res, 503, BODY_503);
+      this.answer(res, 503, BODY_503);
       return;
     }
     const st = this.targets.pick();
@@ -234,9 +258,8 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
   #forward(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse): void {
     const target = requestTarget(req);
     if ('bad' in target) {
-      this.errors++;
       res.shouldKeepAlive = false;
-      sendError(res, 400, `Bad Request: ${target.bad}\n`);
+      this.answer(res, 400, `Bad Request: ${target.bad}\n`);
       return;
     }
     const { headers, hasBody, contentLength } = forwardedHeaders(req, { upgrade: false, trusted: this.#isTrusted(req), host: target.host });

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Target } from '../../plugins/engine.js';
 import { stripResponseHopByHop } from './headers.js';
-import { BODY_502, BODY_504, sendError } from './responses.js';
+import { BODY_502, BODY_504 } from './responses.js';
 import type { HttpTargetState } from './target-state.js';
 
 /** Methods that may be sent twice: retried once when the connection failed before any response. */
@@ -19,7 +19,13 @@ const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR
 export interface ExchangeOwner {
   /** Send `ex` once more, to a current target. */
   retry(ex: Exchange): void;
-  /** An answer the engine gave itself (502/503). */
+  /** Answer `res` with `status` and `body` itself (502, 504), counted as the engine's own answer. */
+  answer(res: http.ServerResponse, status: number, body: string): void;
+  /** The app's response to `res` started with `status`. */
+  responded(status: number): void;
+  /** The response to `res` ended (for the latency histogram). */
+  finished(res: http.ServerResponse): void;
+  /** An upgrade's target could not be reached (counted; the socket is answered by the caller). */
   countError(): void;
   logUpstreamError(target: Target, err: Error): void;
 }
@@ -66,6 +72,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     stripResponseHopByHop(headers);
+    this.owner.responded(statusCode);
     if (statusMessage) res.writeHead(statusCode, statusMessage, headers as http.OutgoingHttpHeaders);
     else res.writeHead(statusCode, headers as http.OutgoingHttpHeaders);
   }
@@ -81,6 +88,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     this.res.end();
     this.finish();
+    this.owner.finished(this.res);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -96,11 +104,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return; // the client left first; nothing to answer
     if (!this.responded && !res.headersSent) {
-      this.owner.countError();
       this.owner.logUpstreamError(this.st.target, err);
       // No response head within upstream_timeout: the instance is there but does not answer.
-      if (code === 'UND_ERR_HEADERS_TIMEOUT') sendError(res, 504, BODY_504);
-      else sendError(res, 502, BODY_502);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') this.owner.answer(res, 504, BODY_504);
+      else this.owner.answer(res, 502, BODY_502);
     } else {
       // The response was under way: the only honest thing left is to cut the client connection.
       res.destroy();
