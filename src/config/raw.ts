@@ -74,3 +74,18 @@ export interface LoadResult<T> {
   value: T | null;
   errors: GvError[];
 }
+
+/**
+ * The entries of `map` not in `common`, as plain options sorted by key (a type's own options, for
+ * its parser), with where each value was written.
+ */
+export function typeOptions(map: RawMap, common: readonly string[]): { options: Record<string, unknown>; optionPos: Record<string, SourcePosition> } {
+  const options: Record<string, unknown> = {};
+  const optionPos: Record<string, SourcePosition> = {};
+  for (const entry of [...map.entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
+    if (common.includes(entry.key)) continue;
+    options[entry.key] = rawToPlain(entry.value);
+    optionPos[entry.key] = entry.value.pos;
+  }
+  return { options, optionPos };
+}

@@ -6,7 +6,7 @@
  */
 import type { SourcePosition } from '../../errors.js';
 import type { AlertConfig } from '../model.js';
-import { describeRaw, getEntry, rawToPlain, type RawValue } from '../raw.js';
+import { describeRaw, getEntry, typeOptions, type RawValue } from '../raw.js';
 import { field, isNull, readFields, type Reader } from '../reader.js';
 import { suggest } from '../suggest.js';
 
@@ -74,13 +74,7 @@ function readAlert(r: Reader, v: RawValue): AlertRead | undefined {
   const eventsE = getEntry(v, 'events');
   const events = eventsE ? readEvents(r, eventsE.value) : [...DEFAULT_EVENTS];
   const common = readFields(r, v, COMMON);
-  const options: Record<string, unknown> = {};
-  const optionPos: Record<string, SourcePosition> = {};
-  for (const entry of [...v.entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
-    if (ALERT_COMMON_KEYS.includes(entry.key)) continue;
-    options[entry.key] = rawToPlain(entry.value);
-    optionPos[entry.key] = entry.value.pos;
-  }
+  const { options, optionPos } = typeOptions(v, ALERT_COMMON_KEYS);
   if (r.errors.length > before) return undefined;
   return { config: { type, events, ...common, ...options }, options, pos: typeE.keyPos, optionPos };
 }

@@ -7,7 +7,7 @@
 import type { SourcePosition } from '../../errors.js';
 import { DEFAULTS } from '../defaults.js';
 import type { HealthcheckConfig } from '../model.js';
-import { describeRaw, getEntry, rawToPlain, type RawEntry } from '../raw.js';
+import { describeRaw, getEntry, typeOptions, type RawEntry } from '../raw.js';
 import { field, readFields, type Reader } from '../reader.js';
 
 /** The keys every check type takes, read here; every other key belongs to the type. */
@@ -47,13 +47,7 @@ export function readHealthcheck(r: Reader, e: RawEntry): HealthcheckRead | undef
   if (type === undefined) return undefined;
   const before = r.errors.length;
   const common = readFields(r, v, COMMON);
-  const options: Record<string, unknown> = {};
-  const optionPos: Record<string, SourcePosition> = {};
-  for (const entry of [...v.entries].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
-    if (HEALTHCHECK_COMMON_KEYS.includes(entry.key)) continue;
-    options[entry.key] = rawToPlain(entry.value);
-    optionPos[entry.key] = entry.value.pos;
-  }
+  const { options, optionPos } = typeOptions(v, HEALTHCHECK_COMMON_KEYS);
   if (r.errors.length > before) return undefined;
   return { config: { type, ...common, ...options }, options, pos: e.keyPos, optionPos };
 }
