@@ -129,13 +129,16 @@ int64_t Loop::Add(int clientFd, int upstreamFd) {
     FreeConn(c);
     return -err;
   }
-  c->id = nextId_.fetch_add(1);
+  // The id is read before the connection is handed over: once pushed, the loop thread may finish
+  // it and free `c` before this returns.
+  const uint64_t id = nextId_.fetch_add(1);
+  c->id = id;
   {
     std::lock_guard<std::mutex> lk(cmdMu_);
-    cmds_.push_back({CmdKind::Add, c, c->id});
+    cmds_.push_back({CmdKind::Add, c, id});
   }
   Wake();
-  return static_cast<int64_t>(c->id);
+  return static_cast<int64_t>(id);
 }
 
 void Loop::Abort(uint64_t id) {

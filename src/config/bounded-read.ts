@@ -36,10 +36,27 @@ interface WireError {
 const WORKER = new URL(`./read-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * Flags of this process a worker must not inherit: they are about this process's own entry (a
- * worker started from `node --input-type=module -e …` would refuse to start).
+ * The flags of this process a worker inherits: only those that say how modules load (a loader or
+ * an `--import`ed hook, as tests and TypeScript runners use, conditions, experimental module
+ * features) and warnings. Everything else stays out: V8 flags such as `--max-old-space-size` or
+ * `--stack-size` make Node refuse to start a worker (the worker's own limits are set below), and
+ * `--eval`/`--input-type` are about this process's entry.
  */
-const NOT_FOR_WORKERS = /^--(input-type|eval|print)\b/;
+const FOR_WORKERS = /^(--import|--require|-r|--loader|--experimental-loader|--conditions|-C|--experimental-[\w-]+|--no-experimental-[\w-]+|--no-warnings|--enable-source-maps|--disable-warning)(=|$)/;
+/** Of those, the ones whose value may be the next argument. */
+const TAKES_VALUE = /^(--import|--require|-r|--loader|--experimental-loader|--conditions|-C|--disable-warning)$/;
+
+/** `execArgv` reduced to what a worker may and should inherit. */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    if (!FOR_WORKERS.test(a)) continue;
+    out.push(a);
+    if (TAKES_VALUE.test(a) && i + 1 < execArgv.length) out.push(execArgv[++i]!);
+  }
+  return out;
+}
 
 /**
  * Run one phase-1 job in a worker under `bounds`. Resolves with the worker's reply when it answered
@@ -52,7 +69,7 @@ function runBounded<T extends { errors: WireError[] }>(job: Record<string, unkno
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, {
       workerData: job,
-      execArgv: process.execArgv.filter((a) => !NOT_FOR_WORKERS.test(a)),
+      execArgv: workerExecArgv(process.execArgv),
       resourceLimits: { maxOldGenerationSizeMb: bounds.maxMemoryMb, maxYoungGenerationSizeMb: Math.min(64, bounds.maxMemoryMb), stackSizeMb: 4 },
       stdout: false,
       stderr: false,

@@ -11,8 +11,14 @@ export type SplitResult = { argv: string[]; shell: null } | { argv: null; shell:
 
 /** Split `command` (see the file comment). `shell` names the syntax that needs a shell; an empty command has an empty argv. */
 export function splitCommandWords(command: string): SplitResult {
-  // Keep `$` literal: the env callback returns the variable reference unchanged.
-  const words = parse(command, (name: string) => `$${name}`);
+  // Keep `$` literal: the env callback returns the variable reference unchanged. shell-quote throws
+  // on a `${…}` it cannot read ("Bad substitution", found by the config fuzzer): that is shell syntax too.
+  let words: ReturnType<typeof parse>;
+  try {
+    words = parse(command, (name: string) => `$${name}`);
+  } catch {
+    return { argv: null, shell: '${…}' };
+  }
   const argv: string[] = [];
   for (const w of words) {
     if (typeof w === 'string') {

@@ -59,13 +59,66 @@ export async function readConfigFile(file: string, namedAt?: SourcePosition, mis
       length += bytesRead;
     }
     if (length > MAX_CONFIG_FILE_BYTES) throw tooLarge(file, where);
-    return buf.subarray(0, length).toString('utf8');
+    return decodeConfigText(buf.subarray(0, length), file);
   } catch (err) {
     if (err instanceof GvError) throw err;
     throw new GvError('GV_ERR_CONFIG_READ', `cannot read ${file}: ${(err as Error).message}`, { ...where, cause: err, details: { path: file } });
   } finally {
     await fh.close();
   }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * A config file's bytes as text: strict UTF-8 (an invalid byte is an error at its position, never
+ * a U+FFFD that would end up in a command), without a leading byte order mark (editors on Windows
+ * write one). A NUL is left to the parsers (outside a value it is a syntax error there) and to the
+ * readers of values (no command, path or value may hold one: config/reader.ts).
+ */
+export function decodeConfigText(bytes: Uint8Array, file: string): string {
+  let text: string;
+  try {
+    // The decoder drops a leading BOM itself (ignoreBOM: false).
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new GvError('GV_ERR_CONFIG_SYNTAX', `the file is not valid UTF-8 (byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at})`, { pos: positionOf(bytes, at, file), details: { path: file, offset: at } });
+  }
+  return text;
+}
+
+/** The offset of the first byte that does not belong to a well-formed UTF-8 sequence. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || (d & 0xc0) !== 0x80) return i;
+    }
+    // Overlong three/four-byte forms, surrogates and code points past U+10FFFF.
+    const d1 = b[i + 1] ?? 0;
+    if ((c === 0xe0 && d1 < 0xa0) || (c === 0xed && d1 >= 0xa0) || (c === 0xf0 && d1 < 0x90) || (c === 0xf4 && d1 >= 0x90)) return i;
+    i += n + 1;
+  }
+  return Math.max(0, b.length - 1);
+}
+
+/** Line and column (in characters) of byte `offset`. */
+function positionOf(b: Uint8Array, offset: number, file: string): SourcePosition {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset; i++) {
+    if (b[i] === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  const col = new TextDecoder().decode(b.subarray(lineStart, offset)).length + 1;
+  return { file, line, col };
 }
 
 function tooLarge(file: string, where: { pos?: SourcePosition }): GvError {

@@ -66,16 +66,23 @@ export class Reader {
   }
 
   /** A string (a number is taken as its decimal text, as `user 1000;` or `host: 127` would mean). */
-  string(v: RawValue, what: string): string | undefined {
-    if (v.kind === 'scalar' && typeof v.value === 'string') return v.value;
+  string(v: RawValue, what: string, nulCode: ErrorCode = 'GV_ERR_CONFIG_TYPE'): string | undefined {
+    if (v.kind === 'scalar' && typeof v.value === 'string') {
+      // No command, path, name or value can hold a NUL: execve, open and the environment refuse it.
+      if (v.value.includes('\0')) {
+        this.error(nulCode, `"${what}" holds a NUL character (\\0), which no command, path or value may`, v.pos);
+        return undefined;
+      }
+      return v.value;
+    }
     if (v.kind === 'scalar' && typeof v.value === 'number') return String(v.value);
     this.error('GV_ERR_CONFIG_TYPE', `"${what}" must be a string, not ${describeRaw(v)}`, v.pos);
     return undefined;
   }
 
   /** A string that is not empty or blank. */
-  nonEmpty(v: RawValue, what: string): string | undefined {
-    const s = this.string(v, what);
+  nonEmpty(v: RawValue, what: string, nulCode: ErrorCode = 'GV_ERR_CONFIG_TYPE'): string | undefined {
+    const s = this.string(v, what, nulCode);
     if (s === undefined) return undefined;
     if (s.trim() === '') {
       this.error('GV_ERR_CONFIG_RANGE', `"${what}" must not be empty`, v.pos);

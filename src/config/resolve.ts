@@ -9,7 +9,7 @@
 import { GvError, type SourcePosition } from '../errors.js';
 import { currentRuntime, defaultRunDir, type RuntimeInfo } from './defaults.js';
 import type { AppConfig, Config, LoggerConfig, UserConfig } from './model.js';
-import { describeRaw, getEntry, type RawMap } from './raw.js';
+import { describeRaw, getEntry, type RawMap, type RawValue } from './raw.js';
 import { isNull, Reader } from './reader.js';
 import { readAlerts, type AlertRead } from './sections/alerts.js';
 import { readApp, type AppRead, type AppSources } from './sections/app.js';

@@ -4,9 +4,13 @@
  *
  * An alias is expanded where it is used, so nested aliases could multiply a small text into an
  * enormous tree ("billion laughs"); the walk is bounded by {@link MAX_YAML_NODES} values in all and
- * refuses an alias that refers to a node containing it. Deep nesting is refused by `yaml` itself.
+ * refuses an alias that refers to a node containing it. Nesting deeper than {@link MAX_YAML_DEPTH} is
+ * refused before `yaml` composes the document: its composer recurses, and when a RegExp is compiled
+ * with the stack nearly exhausted V8 aborts the whole process instead of throwing (fuzz/regressions/
+ * yaml-deep-flow-abort.yaml) — a worker thread does not contain that. The depth is measured on yaml's
+ * concrete syntax tree, which its Parser builds with an explicit stack, walked here with one too.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Parser, type CST, type Document, type Node } from 'yaml';
 import { GvError, type SourcePosition } from '../errors.js';
 import type { LoadResult, RawEntry, RawValue } from './raw.js';
 
@@ -32,8 +36,39 @@ class WalkStop {
   constructor(readonly error: GvError) {}
 }
 
+/** The deepest nesting of collections a YAML file may have (a gracevisor config needs about 6). */
+export const MAX_YAML_DEPTH = 64;
+
+/** The offset of the first collection nested deeper than `max`, or -1; iterative, so any text is safe. */
+export function tooDeepAt(text: string, max: number): number {
+  const stack: Array<{ token: CST.Token | undefined; depth: number }> = [];
+  for (const token of new Parser().parse(text)) stack.push({ token, depth: 0 });
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (!token) continue;
+    if (token.type === 'document') {
+      stack.push({ token: token.value, depth });
+      continue;
+    }
+    if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth + 1 > max) return token.offset;
+      for (const item of token.items as Array<{ key?: CST.Token | null; value?: CST.Token }>) {
+        if (item.key) stack.push({ token: item.key, depth: depth + 1 });
+        stack.push({ token: item.value, depth: depth + 1 });
+      }
+    }
+  }
+  return -1;
+}
+
 export function loadYaml(text: string, file: string): LoadResult<RawValue> {
   const lineCounter = new LineCounter();
+  const deep = tooDeepAt(text, MAX_YAML_DEPTH);
+  if (deep >= 0) {
+    countLines(text, lineCounter);
+    const lp = lineCounter.linePos(deep);
+    return { value: null, errors: [new GvError('GV_ERR_CONFIG_LIMIT', `collections nest deeper than ${MAX_YAML_DEPTH} levels`, { pos: { file, line: lp.line, col: lp.col }, details: { limit: 'depth', max: MAX_YAML_DEPTH } })] };
+  }
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
   const at = (offset: number): SourcePosition => {
     const lp = lineCounter.linePos(offset);
@@ -48,6 +83,11 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
     else if (err.code === 'RESOURCE_EXHAUSTION') errors.push(new GvError('GV_ERR_CONFIG_LIMIT', `${message} (nesting too deep)`, { pos, details: { limit: 'depth', yamlCode: err.code } }));
     else errors.push(new GvError('GV_ERR_CONFIG_SYNTAX', message, { pos, details: { yamlCode: err.code } }));
   }
+  // A tag yaml does not know (`!!js/function`, `!custom`) is only a warning to yaml; here it is an
+  // error, since the value would otherwise be read as if the tag were not there.
+  for (const w of doc.warnings) {
+    errors.push(new GvError('GV_ERR_CONFIG_SYNTAX', w.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), { pos: at(w.pos[0]), details: { yamlCode: w.code } }));
+  }
   if (errors.length > 0) return { value: null, errors };
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     return { value: { kind: 'map', entries: [], pos: { file, line: 1, col: 1 } }, errors };
@@ -61,6 +101,12 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
   }
 }
 
+/** Record every line start of `text` in `lineCounter`, as parsing would. */
+function countLines(text: string, lineCounter: LineCounter): void {
+  lineCounter.addNewLine(0);
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
+}
+
 function convert(walk: Walk, node: Node): RawValue {
   const { doc, at, errors } = walk;
   const pos = at(node.range?.[0] ?? 0);
@@ -69,7 +115,10 @@ function convert(walk: Walk, node: Node): RawValue {
   }
   if (isAlias(node)) {
     const target = node.resolve(doc);
-    if (!target) return { kind: 'scalar', value: null, pos };
+    if (!target) {
+      errors.push(new GvError('GV_ERR_CONFIG_SYNTAX', `the alias *${node.source} refers to no anchor &${node.source} before it`, { pos, details: { alias: node.source } }));
+      return { kind: 'scalar', value: null, pos };
+    }
     if (walk.expanding.has(target)) {
       throw new WalkStop(new GvError('GV_ERR_CONFIG_SYNTAX', `the alias *${node.source} refers to a node that contains it`, { pos, details: { alias: node.source } }));
     }

@@ -2,6 +2,7 @@
  * Turns the config's logger settings into rotating-file-stream streams, so app logs and the daemon's
  * log rotate the same way: by size (`max_log_size`), count (`max_logs_kept`) and age (`max_log_age`).
  */
+import { unlink } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { createStream, type Options, type RotatingFileStream } from 'rotating-file-stream';
 import type { LoggerConfig } from '../config/model.js';
@@ -20,7 +21,10 @@ export function openRotating(file: string, rot: RotationSettings): RotatingFileS
   const name = basename(file);
   if (rot.max_logs_kept !== null) {
     opts.rotate = Math.max(1, rot.max_logs_kept);
-    return createStream(name, opts);
+    const stream = createStream(name, opts);
+    // `0 keeps none`: rotating-file-stream keeps at least one; the one it rotated out goes at once.
+    if (rot.max_logs_kept === 0) stream.on('rotated', (rotated: string) => void unlink(rotated).catch(() => {}));
+    return stream;
   }
   return createStream((time: number | Date | null, index?: number) => {
     if (!time) return name;

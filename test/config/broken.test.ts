@@ -80,7 +80,15 @@ const cases: Case[] = [
   { name: 'a user block without username', file: 'g.conf', text: 'user {\n}\n', code: 'GV_ERR_CONFIG_REQUIRED', at: [1, 1] },
   // {port}
   { name: 'neither command nor environment with {port}', file: 'g.yaml', text: 'apps:\n  - name: a\n    command: run\n    environment: [A=1]\n', code: 'GV_ERR_CONFIG_PORT_PLACEHOLDER', at: [3, 14] },
+  { name: 'a DSL command without {port}', file: 'g.conf', text: 'app a {\n  command "run";\n}\n', code: 'GV_ERR_CONFIG_PORT_PLACEHOLDER', at: [2, 11] },
   // duplicates across apps
+  {
+    name: 'two YAML apps with one name',
+    file: 'g.yaml',
+    text: 'apps:\n  - name: a\n    command: a {port}\n    external_port: 9000\n  - name: a\n    command: b {port}\n    external_port: 9001\n',
+    code: 'GV_ERR_CONFIG_DUPLICATE_APP',
+    at: [5, 11],
+  },
   {
     name: 'two apps with one name',
     file: 'g.conf',
@@ -113,6 +121,7 @@ const cases: Case[] = [
   { name: 'a duration with an unknown unit', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  drain_timeout 30sec;\n}\n', code: 'GV_ERR_CONFIG_DURATION', at: [3, 17] },
   { name: 'a negative drain_timeout', file: 'g.yaml', text: app('    drain_timeout: -5\n'), code: 'GV_ERR_CONFIG_DURATION', at: [4, 20] },
   { name: 'a size with an unknown unit', file: 'g.yaml', text: 'logger:\n  max_log_size: 5 parsecs\n', code: 'GV_ERR_CONFIG_SIZE', at: [2, 17] },
+  { name: 'a DSL size with an unknown unit', file: 'g.conf', text: 'logger {\n  max_log_size 5parsecs;\n}\n', code: 'GV_ERR_CONFIG_SIZE', at: [2, 16] },
   { name: 'a zero size', file: 'g.conf', text: 'logger { max_log_size 0; }\n', code: 'GV_ERR_CONFIG_RANGE', at: [1, 23] },
   { name: 'a healthcheck interval that is not a duration', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  healthcheck http /h { interval fast; }\n}\n', code: 'GV_ERR_CONFIG_DURATION', at: [3, 34] },
   // ranges
@@ -161,6 +170,15 @@ const cases: Case[] = [
     registry: { engine: (n) => (n === 'splice' ? { available: false, reason: 'native addon not built' } : { available: true, reason: null }), healthcheck: () => ({}) },
   },
   {
+    name: 'a DSL app on an engine the registry says is unavailable',
+    file: 'g.conf',
+    text: 'app a {\n  command "x {port}";\n  proxy splice;\n}\n',
+    code: 'GV_ERR_CONFIG_ENGINE_UNAVAILABLE',
+    at: [3, 3],
+    details: { reason: 'native addon not built' },
+    registry: { engine: (n) => (n === 'splice' ? { available: false, reason: 'native addon not built' } : { available: true, reason: null }), healthcheck: () => ({}) },
+  },
+  {
     name: 'a healthcheck its type parser rejects',
     file: 'g.conf',
     text: 'app a {\n  command "x {port}";\n  healthcheck http /h { expect_status banana; }\n}\n',
@@ -178,7 +196,19 @@ const cases: Case[] = [
   },
 ];
 
-t.ok(cases.length >= 25, `${cases.length} broken configs`);
+// Both syntaxes are one language (README: "every key below behaves identically in both"): each code
+// this table covers is shown, with its position, in YAML and in the DSL.
+t.test('every code in the table has a case in each syntax', async (t) => {
+  const syntaxes = new Map<string, Set<string>>();
+  for (const c of cases) {
+    const set = syntaxes.get(c.code) ?? new Set<string>();
+    set.add(c.file.endsWith('.conf') ? 'dsl' : 'yaml');
+    syntaxes.set(c.code, set);
+  }
+  const oneSided = [...syntaxes].filter(([, set]) => set.size < 2).map(([code, set]) => `${code} (${[...set].join('')} only)`);
+  t.same(oneSided, [], 'no code is shown in one syntax only');
+  t.same(cases.filter((c, i) => cases.findIndex((o) => o.name === c.name) !== i).map((c) => c.name), [], 'case names are unique (each is its own test)');
+});
 
 for (const c of cases) {
   t.test(`${c.name} fails with ${c.code} at its line and column`, async (t) => {

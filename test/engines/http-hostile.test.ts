@@ -8,6 +8,9 @@ import { once } from 'node:events';
 import { HttpEngine } from '../../src/engines/http/engine.js';
 import { engineOptions, get, httpBackend, started, until } from './backends.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(60_000));
+
 /** Send raw bytes on a fresh connection and collect everything until the server closes or `ms` pass. */
 function raw(port: number, bytes: string, ms = 5_000): Promise<string> {
   return new Promise((resolve) => {

@@ -72,7 +72,7 @@ export interface AppRead {
 }
 
 /** An environment variable's name: not empty, no `=`, no white space. */
-const ENV_KEY = /^[^=\s]+$/;
+const ENV_KEY = /^[^=\s\0]+$/;
 
 /** A host name (RFC 1123 labels), an IPv4 or IPv6 address, or a wildcard (`*`, `0.0.0.0`, `::`). */
 function readHost(r: Reader, v: RawValue, what: string): string | undefined {
@@ -104,6 +104,9 @@ function readAddresses(r: Reader, v: RawValue, what: string): string[] | undefin
   return ok ? out : undefined;
 }
 
+/** Names gracevisorctl gives a meaning of its own. */
+const RESERVED_NAMES: readonly string[] = ['all'];
+
 /** App names name files and URLs. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -119,6 +122,9 @@ export function readApp(r: Reader, m: RawMap, g: AppInheritance): AppRead | null
     if (name !== undefined && !NAME.test(name)) {
       r.error('GV_ERR_CONFIG_TYPE', `app name ${JSON.stringify(name)} may hold only letters, digits, "_", "." and "-" (it names log files and control URLs)`, nameE.value.pos);
       name = undefined;
+    } else if (name !== undefined && RESERVED_NAMES.includes(name)) {
+      r.error('GV_ERR_CONFIG_RANGE', `app name ${JSON.stringify(name)} is reserved: \`gracevisorctl restart ${name}\` means every app`, nameE.value.pos, { name });
+      name = undefined;
     }
   }
   const commandE = get('command');
@@ -126,7 +132,7 @@ export function readApp(r: Reader, m: RawMap, g: AppInheritance): AppRead | null
   if (!commandE) r.error('GV_ERR_CONFIG_REQUIRED', `app${name ? ` ${name}` : ''} needs a "command"`, m.pos);
   // A list here is usually an unquoted DSL command or a forgotten `;`: the command must be one string.
   else {
-    command = r.nonEmpty(commandE.value, 'command');
+    command = r.nonEmpty(commandE.value, 'command', 'GV_ERR_CONFIG_COMMAND');
     const shell = command === undefined ? null : splitCommandWords(command).shell;
     if (shell !== null) {
       r.error('GV_ERR_CONFIG_COMMAND', `"command" uses the shell syntax ${shell}, but gracevisor runs commands without a shell; write sh -c '…' to get one`, commandE.value.pos, { operator: shell });
@@ -207,7 +213,7 @@ function readEnvironment(r: Reader, v: RawValue | undefined): string[] {
         r.error('GV_ERR_CONFIG_TYPE', `environment variable names may not be empty or hold "=" or spaces, not ${JSON.stringify(e.key)}`, e.keyPos, { key: e.key });
         continue;
       }
-      const val = e.value.kind === 'scalar' && e.value.value !== null ? String(e.value.value) : r.string(e.value, `environment.${e.key}`);
+      const val = e.value.kind === 'scalar' && e.value.value !== null && typeof e.value.value !== 'string' ? String(e.value.value) : r.string(e.value, `environment.${e.key}`);
       if (val !== undefined) out.push(`${e.key}=${val}`);
     }
     return out;

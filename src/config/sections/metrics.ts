@@ -41,8 +41,8 @@ export function readMetrics(r: Reader, entry: RawEntry | undefined): MetricsConf
   return out;
 }
 
-/** `HOST:PORT`, `[::1]:PORT` or a bare port (on 127.0.0.1). */
-function readAddress(r: Reader, v: RawValue, what: string): { host: string; port: number } | undefined {
+/** `HOST:PORT`, `[::1]:PORT` or a bare port (on 127.0.0.1). Also `web.listen` (./web.ts); `example` is shown in the error. */
+export function readAddress(r: Reader, v: RawValue, what: string, example = '127.0.0.1:9464'): { host: string; port: number } | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'number') {
     const port = r.port(v, what);
     return port === undefined ? undefined : { host: '127.0.0.1', port };
@@ -52,7 +52,7 @@ function readAddress(r: Reader, v: RawValue, what: string): { host: string; port
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 1 && port <= 65535)) {
-    r.error('GV_ERR_CONFIG_TYPE', `"${what}" is HOST:PORT (127.0.0.1:9464), not ${JSON.stringify(s)}`, v.pos, { value: s });
+    r.error('GV_ERR_CONFIG_TYPE', `"${what}" is HOST:PORT (${example}), not ${JSON.stringify(s)}`, v.pos, { value: s });
     return undefined;
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };

@@ -15,7 +15,7 @@ import type { Dispatcher } from 'undici';
 import type { EngineDefinition, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../../plugins/engine.js';
 import { BaseEngine, ClientSockets, ConnectionCap } from '../base-engine.js';
 import { HttpCounters } from './counters.js';
-import { Exchange, type ExchangeOwner } from './exchange.js';
+import { Exchange, MAX_ATTEMPTS, type ExchangeOwner } from './exchange.js';
 import { forwardedHeaders, requestTarget, type RequestTarget } from './headers.js';
 import { BODY_503, endSocket, sendError } from './responses.js';
 import { HttpTargetState, type PoolTimeouts } from './target-state.js';
@@ -32,6 +32,9 @@ const DEFAULT_UPSTREAM_IDLE_MS = 1_000;
  * target (an instance that died is noticed within milliseconds) before it is sent to it once more.
  */
 const RETRY_GRACE_MS = 1_000;
+
+/** A retiring engine closes client connections that stayed idle this long, ms. */
+const RETIRE_IDLE_MS = 1_000;
 
 /** Work held while there is no target: a request (or an upgrade, with its socket and head), or a retry (`retry`). */
 interface Held {
@@ -54,6 +57,8 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
   readonly #pool: PoolTimeouts;
   /** Retries waiting for the only target, which just failed them, to be replaced (see {@link retry}). */
   readonly #retrying = new Map<Exchange, NodeJS.Timeout>();
+  /** Handing over to a successor daemon: see {@link retire}. */
+  #retiring = false;
   readonly #counters = new HttpCounters();
   /** When each response's request arrived (performance.now()), for the latency histogram. */
   readonly #arrived = new WeakMap<http.ServerResponse, number>();
@@ -88,11 +93,39 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     return { ...this.statsOf(this.#clients, (st) => (st.pool?.stats.connected ?? 0) + st.upgrades.size), http: this.#counters.snapshot() };
   }
 
-  async close(timeoutMs?: number): Promise<void> {
-    const closed = this.stopListening();
-    if (!closed) return;
+  /**
+   * The Engine contract's retire (a successor daemon accepts now): requests on open connections are
+   * still forwarded, each answered with `Connection: close`; idle keep-alive connections are closed
+   * after {@link RETIRE_IDLE_MS} (a client that sent nothing for that long reconnects, to the
+   * successor); once no client connection is left, or after `timeoutMs`, the rest is closed.
+   */
+  async retire(timeoutMs: number): Promise<void> {
+    const stopped = this.stopListening();
+    if (!stopped) return;
+    this.#retiring = true;
     const server = this.server as http.Server;
-    server.closeIdleConnections();
+    const deadline = performance.now() + timeoutMs;
+    let idleSweep = performance.now() + RETIRE_IDLE_MS;
+    while (this.#clients.open.size > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (performance.now() >= idleSweep) {
+        server.closeIdleConnections();
+        idleSweep = performance.now() + RETIRE_IDLE_MS;
+      }
+    }
+    await this.#release(0, stopped);
+  }
+
+  async close(timeoutMs?: number): Promise<void> {
+    const stopped = this.stopListening();
+    if (!stopped) return;
+    (this.server as http.Server).closeIdleConnections();
+    await this.#release(timeoutMs ?? Infinity, stopped);
+  }
+
+  /** After the listener stopped: refuse what is held, drain every target (up to `timeoutMs`), close the rest. */
+  async #release(timeoutMs: number, stopped: Promise<void>): Promise<void> {
+    const server = this.server as http.Server;
     for (const h of this.held.takeAll()) this.refuse(h);
     for (const [ex, timer] of this.#retrying) {
       clearTimeout(timer);
@@ -100,7 +133,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     }
     this.#retrying.clear();
     const states = this.targets.all();
-    await Promise.all(states.map((st) => this.drain(st.target, timeoutMs ?? Infinity)));
+    await Promise.all(states.map((st) => this.drain(st.target, timeoutMs)));
     server.closeAllConnections();
     for (const st of states) {
       for (const s of st.upgrades) s.destroy();
@@ -108,30 +141,38 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
       st.pool = null;
     }
     this.targets.clear();
-    await closed;
+    await stopped;
   }
 
   /**
-   * ExchangeOwner: the first attempt failed before any response; one more try, on a current target
-   * other than the one that failed. When that one is the only target (its instance may just have
-   * died), the retry waits a moment ({@link RETRY_GRACE_MS}) for the supervisor to replace it; with
-   * no target at all it waits like a new request, up to queue_timeout.
+   * ExchangeOwner: an attempt failed before any response; send it again, to a current target other
+   * than the one that failed. When that one is the only target: a reused keep-alive connection the
+   * app had closed under it (a reset, not a refused connect) says nothing about the instance, so the
+   * request goes again at once on a fresh connection; a refused connect, or a fresh connection that
+   * failed too, may mean the instance died, so the retry waits a moment ({@link RETRY_GRACE_MS}) for
+   * the supervisor to replace it. With no target at all it waits like a new request, up to
+   * queue_timeout.
    */
-  retry(ex: Exchange): void {
+  retry(ex: Exchange, code: string): void {
+    const next = ex.attempt + 1;
     const other = this.targets.pickOther(ex.st);
     if (other !== null) {
-      this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, true);
+      this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, next);
       return;
     }
     if (this.targets.current.length === 0) {
       this.#holdRetry(ex);
       return;
     }
+    if (code !== 'ECONNREFUSED' && ex.fresh === null && next < MAX_ATTEMPTS - 1) {
+      this.#dispatch(ex.st, ex.req, ex.res, ex.headers, ex.hasBody, next, undefined, true);
+      return;
+    }
     const timer = setTimeout(() => {
       this.#retrying.delete(ex);
-      // Not replaced in time: the target is still there, so it gets the one more try.
+      // Not replaced in time: the target is still there, so it gets the last try.
       const st = this.targets.pick();
-      if (st) this.#dispatch(st, ex.req, ex.res, ex.headers, ex.hasBody, true);
+      if (st) this.#dispatch(st, ex.req, ex.res, ex.headers, ex.hasBody, MAX_ATTEMPTS - 1);
       else this.#holdRetry(ex);
     }, Math.min(RETRY_GRACE_MS, this.opts.queueTimeoutMs));
     this.#retrying.set(ex, timer);
@@ -148,7 +189,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
       if (other === null && this.targets.current.length > 0) continue;
       clearTimeout(timer);
       this.#retrying.delete(ex);
-      if (other !== null) this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, true);
+      if (other !== null) this.#dispatch(other, ex.req, ex.res, ex.headers, ex.hasBody, MAX_ATTEMPTS - 1);
       else this.#holdRetry(ex);
     }
   }
@@ -191,7 +232,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
 
   protected release(st: HttpTargetState, h: Held): void {
     if (h.retry) {
-      if (!h.res!.destroyed) this.#dispatch(st, h.req, h.res!, h.retry.headers, h.retry.hasBody, true);
+      if (!h.res!.destroyed) this.#dispatch(st, h.req, h.res!, h.retry.headers, h.retry.hasBody, MAX_ATTEMPTS - 1);
     } else if (h.res) {
       if (!h.res.destroyed) this.#forward(st, h.req, h.res);
     } else if (h.socket && !h.socket.destroyed) {
@@ -242,7 +283,10 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     this.requests++;
     this.#arrived.set(res, performance.now());
     this.#busy(req.socket, res);
-    if (this.closing) {
+    if (this.#retiring) {
+      // A successor daemon accepts now: this one serves what its open connections send, once each.
+      res.shouldKeepAlive = false;
+    } else if (this.closing) {
       res.shouldKeepAlive = false;
       this.answer(res, 503, BODY_503);
       return;
@@ -265,16 +309,18 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
     const { headers, hasBody, contentLength } = forwardedHeaders(req, { upgrade: false, trusted: this.#isTrusted(req), host: target.host });
     st.bytesOut += contentLength;
     res.on('close', this.#onClientClose);
-    this.#dispatch(st, req, res, headers, hasBody, false, target.path);
+    this.#dispatch(st, req, res, headers, hasBody, 0, target.path);
   }
 
-  #dispatch(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean, path?: string): void {
-    const ex = new Exchange(this, st, req, res, headers, hasBody, retried, path ?? (res as unknown as { gvExchange?: Exchange }).gvExchange?.path ?? req.url ?? '/');
+  /** Send one attempt to `st`: through its pool, or on a connection of its own when `fresh`. */
+  #dispatch(st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, attempt: number, path?: string, fresh = false): void {
+    const client = fresh ? st.freshClient() : null;
+    const ex = new Exchange(this, st, req, res, headers, hasBody, attempt, path ?? (res as unknown as { gvExchange?: Exchange }).gvExchange?.path ?? req.url ?? '/', client);
     (res as unknown as { gvExchange?: Exchange }).gvExchange = ex;
     st.inFlight++;
     st.total++;
     try {
-      st.getPool().dispatch({ method: req.method as Dispatcher.HttpMethod, path: ex.path, headers, body: hasBody ? req : null }, ex);
+      (client ?? st.getPool()).dispatch({ method: req.method as Dispatcher.HttpMethod, path: ex.path, headers, body: hasBody ? req : null }, ex);
     } catch (err) {
       ex.onResponseError(null as unknown as Dispatcher.DispatchController, err as Error);
     }

@@ -4,21 +4,28 @@
  * any response byte), a 502, or a cut connection when the response was already under way.
  */
 import type http from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Client, Dispatcher } from 'undici';
 import type { Target } from '../../plugins/engine.js';
 import { stripResponseHopByHop } from './headers.js';
 import { BODY_502, BODY_504 } from './responses.js';
 import type { HttpTargetState } from './target-state.js';
 
-/** Methods that may be sent twice: retried once when the connection failed before any response. */
+/** Methods that may be sent again when the connection failed before any response. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Upstream failures that mean the request never reached the app: safe to retry an idempotent one. */
 const RETRYABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 /** What an exchange reports back to its engine. */
+/**
+ * How many times a request may be sent in all: the first try, one more at once (on another target,
+ * or on a fresh connection to the same one when a reused keep-alive connection died under it), and a
+ * last one only to a target chosen after the failed one had a moment to be replaced.
+ */
+export const MAX_ATTEMPTS = 3;
+
 export interface ExchangeOwner {
-  /** Send `ex` once more, to a current target. */
-  retry(ex: Exchange): void;
+  /** Send `ex` once more, to a current target; `code` is how the last attempt failed. */
+  retry(ex: Exchange, code: string): void;
   /** Answer `res` with `status` and `body` itself (502, 504), counted as the engine's own answer. */
   answer(res: http.ServerResponse, status: number, body: string): void;
   /** The app's response to `res` started with `status`. */
@@ -43,12 +50,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** The origin-form path sent upstream. */
   readonly path: string;
   st: HttpTargetState;
-  retried: boolean;
+  /** 0 for the first try, then 1, 2 (see {@link MAX_ATTEMPTS}). */
+  readonly attempt: number;
+  /** A one-shot connection of its own (a retry after a reused connection died), closed when done. */
+  readonly fresh: Client | null;
   controller: Dispatcher.DispatchController | null = null;
   responded = false;
   done = false;
 
-  constructor(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, retried: boolean, path: string) {
+  constructor(owner: ExchangeOwner, st: HttpTargetState, req: http.IncomingMessage, res: http.ServerResponse, headers: string[], hasBody: boolean, attempt: number, path: string, fresh: Client | null = null) {
     this.owner = owner;
     this.path = path;
     this.st = st;
@@ -56,7 +66,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res = res;
     this.headers = headers;
     this.hasBody = hasBody;
-    this.retried = retried;
+    this.attempt = attempt;
+    this.fresh = fresh;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -94,10 +105,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     if (this.done) return;
     const code = (err as { code?: string }).code ?? '';
-    if (!this.responded && !this.retried && RETRYABLE_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? '')
+    if (!this.responded && this.attempt < MAX_ATTEMPTS - 1 && RETRYABLE_CODES.has(code) && IDEMPOTENT.has(this.req.method ?? '')
       && !this.res.destroyed && (!this.hasBody || !this.req.readableDidRead)) {
       this.finish();
-      this.owner.retry(this);
+      this.owner.retry(this, code);
       return;
     }
     this.finish();
@@ -124,5 +135,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.done = true;
     this.st.inFlight--;
     this.st.settle();
+    if (this.fresh) this.fresh.close().catch(() => {});
   }
 }

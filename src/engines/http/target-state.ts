@@ -4,7 +4,7 @@
  * upgraded sockets, which count until both of their sides are closed.
  */
 import type { Duplex } from 'node:stream';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import type { Target } from '../../plugins/engine.js';
 import { TargetState } from '../targets.js';
 
@@ -47,6 +47,16 @@ export class HttpTargetState extends TargetState {
       });
     }
     return this.pool;
+  }
+
+  /** A connection of its own for one retry (never one the pool had kept idle); closed by its user. */
+  freshClient(): Client {
+    return new Client(`http://${hostForUrl(this.target.host)}:${this.target.port}`, {
+      pipelining: 1,
+      keepAliveTimeout: this.#timeouts.upstreamIdleMs,
+      headersTimeout: this.#timeouts.upstreamTimeoutMs,
+      bodyTimeout: 0,
+    });
   }
 
   /** Stop reusing idle keep-alive connections: close the pool (busy connections close as their request ends). */
