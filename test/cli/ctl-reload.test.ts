@@ -4,6 +4,10 @@ import { Pool } from 'undici';
 import { alive, ensureBuild, freePort, TestDaemon, waitFor, type TestApp } from './harness.js';
 
 t.before(() => ensureBuild());
+// A regression that makes a reload or a daemon hang fails here, with the test's name.
+t.beforeEach((t) => t.setTimeout(180_000));
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const gen = (n: number): string[] => [`environment: ["GEN=${n}"]`];
 
@@ -41,15 +45,17 @@ t.test('a broken config on reload is reported with file:line:col and changes not
   await d.writeConfig([{ name: 'web', port, extra: gen(2) }]);
   await appendFile(d.confFile, '  - name: second\n    command: no-placeholder\n');
   const line = (await readFile(d.confFile, 'utf8')).split('\n').findIndex((l) => l.includes('no-placeholder')) + 1;
+  // `    command: no-placeholder`: the problem is the command value, at column 14.
+  const col = 14;
   const r = await d.ctl('reload');
   t.equal(r.code, 1);
-  t.match(r.stderr, new RegExp(`^${d.confFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: GV_ERR_CONFIG_PORT_PLACEHOLDER: `, 'm'));
+  t.match(r.stderr, new RegExp(`^${escape(d.confFile)}:${line}:${col}: GV_ERR_CONFIG_PORT_PLACEHOLDER: `, 'm'));
   t.match(r.stderr, /^gracevisorctl: GV_ERR_CONFIG_PORT_PLACEHOLDER: .*nothing was changed$/m);
   const j = await d.ctl('reload', '--json');
   t.equal(j.code, 1);
   const err = JSON.parse(j.stdout).error;
   t.equal(err.errors[0].code, 'GV_ERR_CONFIG_PORT_PLACEHOLDER');
-  t.equal(err.errors[0].pos.file, d.confFile);
+  t.same(err.errors[0].pos, { file: d.confFile, line, col }, 'the position is the command value');
   t.same(await d.servingPids('web'), before, 'the running app was not touched');
   t.same((await d.status()).map((a) => a.name), ['web']);
 });
@@ -62,13 +68,22 @@ t.test('SIGHUP reloads like gracevisorctl reload, and a broken config on SIGHUP 
   const [pid1] = await d.servingPids('web');
   await d.writeConfig([{ name: 'web', port, extra: gen(2) }]);
   d.child!.kill('SIGHUP');
+  const done = await d.waitForEvent('reload_done');
+  t.equal(done.fields.changed, '["web"]', 'event=reload_done names the changed app');
+  t.equal(d.events('reload_started', { signal: 'SIGHUP' }).length, 1, 'event=reload_started signal=SIGHUP came first');
   t.ok(await waitFor(async () => (await d.servingPids('web'))[0] !== pid1), 'SIGHUP restarted the changed app');
   const [pid2] = await d.servingPids('web');
 
   await d.writeConfig([{ name: 'web', port, extra: [...gen(3), 'bogus_option: 1'] }]);
+  const line = (await readFile(d.confFile, 'utf8')).split('\n').findIndex((l) => l.includes('bogus_option')) + 1;
   d.child!.kill('SIGHUP');
-  t.ok(await waitFor(() => d.output.includes('GV_ERR_CONFIG_UNKNOWN_KEY')), 'the error is logged');
-  t.match(d.output, new RegExp(`${d.confFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: GV_ERR_CONFIG_UNKNOWN_KEY`));
+  const failed = await d.waitForEvent('reload_failed', { code: 'GV_ERR_CONFIG_UNKNOWN_KEY' });
+  const problems = d.events('reload_problem');
+  t.same(problems.map((p) => p.fields.code), ['GV_ERR_CONFIG_UNKNOWN_KEY'], 'one event=reload_problem with its code');
+  // The position is only in the message text (there is no file/line/col field): the documented
+  // `file:line:col: CODE` prefix, at the key `bogus_option` (column 5).
+  t.match(problems[0]!.msg, `${d.confFile}:${line}:5: GV_ERR_CONFIG_UNKNOWN_KEY`);
+  t.ok(failed, 'and event=reload_failed');
   t.same(await d.servingPids('web'), [pid2], 'nothing changed');
   t.equal(d.child!.exitCode, null, 'the daemon is still running');
 });

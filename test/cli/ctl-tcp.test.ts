@@ -3,6 +3,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GRACEVISORCTL, ensureBuild, freePort, run, TestDaemon } from './harness.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(120_000));
+
 t.before(() => ensureBuild());
 
 const ctl = (...args: string[]) => run(process.execPath, [GRACEVISORCTL, ...args]);

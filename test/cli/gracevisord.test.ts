@@ -1,8 +1,11 @@
 import t from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRACEVISORD, ROOT, ensureBuild, freePort, run, TestDaemon } from './harness.js';
+
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(60_000));
 
 t.before(() => ensureBuild());
 
@@ -48,9 +51,11 @@ t.test('a daemon whose config does not load prints every error and starts nothin
   await d.writeConfig([{ name: 'web', port, extra: ['start_timeout: soon'] }], 'bogus: 1');
   const r = await daemon('--conf', d.dir);
   t.equal(r.code, 1);
-  t.match(r.stderr, `${d.confFile}:`);
-  t.match(r.stderr, 'GV_ERR_CONFIG_UNKNOWN_KEY');
-  t.match(r.stderr, 'GV_ERR_CONFIG_DURATION');
+  const text = await readFile(d.confFile, 'utf8');
+  const lineOf = (needle: string): number => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+  // `bogus: 1` at the top level (column 1); `    start_timeout: soon` (the value at column 20).
+  t.match(r.stderr, `${d.confFile}:${lineOf('bogus: 1')}:1: GV_ERR_CONFIG_UNKNOWN_KEY: `);
+  t.match(r.stderr, `${d.confFile}:${lineOf('start_timeout: soon')}:20: GV_ERR_CONFIG_DURATION: `);
   const ctl = await d.ctl('status');
   t.equal(ctl.code, 1, 'no control socket');
   t.match(ctl.stderr, 'GV_ERR_CONTROL_UNREACHABLE');

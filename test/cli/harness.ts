@@ -1,18 +1,33 @@
 // End-to-end harness: a real gracevisord (the build output) on a temporary config, driven by the real
-// gracevisorctl binary. Every process it starts is killed by pid in teardown, the daemon's app
-// instances too (their pids are read from `status --json` before the daemon is killed).
+// gracevisorctl binary. The daemon and every app instance it starts are tracked
+// (test/helpers/registry.ts): its run_dir's state.json is watched from before it starts, so an
+// instance is known from the moment it is spawned; in teardown, and synchronously when the test
+// process exits (tap's timeout included), the daemon is stopped with its whole tree and every instance
+// process group is SIGKILLed. The internal port range is a claimed, collision-free slot
+// (test/helpers/ports.ts).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { procStart } from '../helpers/leftovers.mjs';
+import { claimPortRange } from '../helpers/ports.js';
+import { killNow, killRunDir, track, trackRunDir } from '../helpers/registry.js';
+import { within } from '../helpers/wait.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const GRACEVISORD = join(ROOT, 'dist', 'cli', 'gracevisord.js');
 export const GRACEVISORCTL = join(ROOT, 'dist', 'cli', 'gracevisorctl.js');
 export const DEMOAPP = join(ROOT, 'examples', 'demoapp.mjs');
+/** The purpose-built test app (test/fixtures/apps/behave.mjs). */
+export const BEHAVE = join(ROOT, 'test', 'fixtures', 'apps', 'behave.mjs');
+/**
+ * How app commands run node: without tap's NODE_OPTIONS (its process-info hook) an app starts several
+ * times faster; `env` execs, so the pid is the app's.
+ */
+export const NODE_BARE = `/usr/bin/env -u NODE_OPTIONS ${process.execPath}`;
 
 /**
  * The freshness check and the build, as one script run under a lock file: suites starting in
@@ -56,28 +71,19 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * A random internal port range, narrow, below Linux's ephemeral range (32768+) so that no outgoing
- * connection holds one of its ports, and random so that parallel suites rarely meet.
+ * An internal port range below Linux's ephemeral range (32768+) so that no outgoing connection holds
+ * one of its ports, claimed with a lock file so that no other test process on the machine gets an
+ * overlapping one (test/helpers/ports.ts). Held until the process exits; TestDaemon releases its own
+ * at teardown.
  */
 export function randomPortRange(width = 40): { from: number; to: number } {
-  const from = 20000 + Math.floor(Math.random() * 300) * 40;
-  return { from, to: from + width - 1 };
+  const { from, to } = claimPortRange(width);
+  return { from, to };
 }
 
 /** True while `pid` is a live (non-zombie) process. */
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // A zombie still answers kill(0); it is gone for our purposes.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  return procStart(pid) !== null;
 }
 
 /** Poll `cond` every 50 ms until true or `ms` passes (generous: other suites may load the machine); resolves with the last answer. */
@@ -96,7 +102,7 @@ export interface CtlResult {
   stderr: string;
 }
 
-/** Run a command to completion (bounded), collecting its output. */
+/** Run a command to completion (bounded: SIGKILLed after `timeoutMs`), collecting its output. */
 export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CtlResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -113,6 +119,56 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
   });
 }
 
+/** One line of the daemon's log: `<time> <LEVEL> <message> key=value…`. */
+export interface LogLine {
+  time: string;
+  level: string;
+  msg: string;
+  /** The key=value fields (JSON-quoted values unquoted), e.g. `event`, `code`, `signal`. */
+  fields: Record<string, string>;
+  line: string;
+}
+
+const LOG_LINE = /^(\d{4}-\d\d-\d\dT[\d:.]+Z) (DEBUG|INFO|WARN|ERROR) (.*)$/;
+const FIELD = / ([a-zA-Z_][\w]*)=("(?:[^"\\]|\\.)*"|[^\s"=]+)/g;
+
+/** Parse the daemon log lines in `text` (other lines are skipped). */
+export function parseLog(text: string): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    const m = LOG_LINE.exec(line);
+    if (!m) continue;
+    const fields: Record<string, string> = {};
+    let msgEnd = m[3]!.length;
+    for (const f of m[3]!.matchAll(FIELD)) {
+      msgEnd = Math.min(msgEnd, f.index!);
+      let v = f[2]!;
+      if (v.startsWith('"')) {
+        try {
+          v = JSON.parse(v) as string;
+        } catch {
+          // keep as written
+        }
+      }
+      fields[f[1]!] = v;
+    }
+    out.push({ time: m[1]!, level: m[2]!, msg: m[3]!.slice(0, msgEnd), fields, line });
+  }
+  return out;
+}
+
+/** A field matcher: the exact value, or a pattern it matches. */
+export type FieldMatch = Record<string, string | number | RegExp>;
+
+/** True when `l`'s fields match every one of `want`. */
+export function matches(l: LogLine, want: FieldMatch): boolean {
+  return Object.entries(want).every(([k, v]) => {
+    const got = l.fields[k];
+    if (got === undefined) return false;
+    return v instanceof RegExp ? v.test(got) : got === String(v);
+  });
+}
+
 /** One app entry of a test config. */
 export interface TestApp {
   name: string;
@@ -121,22 +177,25 @@ export interface TestApp {
   command?: string;
   /** Default 5s. */
   stopTimeout?: string;
+  /** Default 5s. */
+  drainTimeout?: string;
+  /** The http health check path (default /health); null: none (readiness is a TCP connect). */
+  healthcheck?: string | null;
   /** Extra YAML lines for the app, indented by the caller's choice (each one key). */
   extra?: string[];
 }
 
 /** The YAML keys of one app, one per line, unindented. */
 function appLines(app: TestApp): string[] {
+  const hc = app.healthcheck === undefined ? '/health' : app.healthcheck;
   return [
     `name: ${app.name}`,
-    // Without tap's NODE_OPTIONS (its process-info hook) the app starts several times faster; the
-    // daemon keeps them, so its coverage is still measured.
-    `command: ${app.command ?? `/usr/bin/env -u NODE_OPTIONS ${process.execPath} ${DEMOAPP} --port={port}`}`,
-    `healthcheck: /health`,
+    `command: ${app.command ?? `${NODE_BARE} ${DEMOAPP} --port={port}`}`,
+    ...(hc === null ? [] : [`healthcheck: ${hc}`]),
     `external_host: 127.0.0.1`,
     `external_port: ${app.port}`,
     `stop_timeout: ${app.stopTimeout ?? '5s'}`,
-    `drain_timeout: 5s`,
+    `drain_timeout: ${app.drainTimeout ?? '5s'}`,
     // A stopped app answers 503 after this long instead of holding requests for the default 10 s.
     `queue_timeout: 500ms`,
     ...(app.extra ?? []),
@@ -157,25 +216,30 @@ export function appFileYaml(app: TestApp): string {
 export class TestDaemon {
   readonly dir: string;
   readonly socket: string;
-  readonly range = randomPortRange();
+  readonly range: { from: number; to: number };
+  readonly #t: Tap.Test;
   child: ChildProcess | null = null;
+  /** Everything the daemon wrote to stdout and stderr (its log lines go to stderr). */
   output = '';
   exit: Promise<{ code: number | null; signal: string | null }> | null = null;
-  /** Every app pid ever seen, so teardown can make sure none survives. */
+  /** Every app pid ever seen in `status`, so tests can assert none survives. */
   readonly seenPids = new Set<number>();
   rpcExtra: string[] = [];
 
-  private constructor(dir: string) {
+  private constructor(t: Tap.Test, dir: string) {
+    this.#t = t;
     this.dir = dir;
     this.socket = join(dir, 'ctl.sock');
+    const r = claimPortRange(40, t);
+    this.range = { from: r.from, to: r.to };
   }
 
   /** A fresh temp folder; `t.teardown` kills everything and removes it. */
   static async create(t: Tap.Test): Promise<TestDaemon> {
     const dir = await mkdtemp(join(tmpdir(), 'gv-e2e-'));
-    const d = new TestDaemon(dir);
+    const d = new TestDaemon(t, dir);
     t.teardown(async () => {
-      await d.kill();
+      d.kill();
       await rm(dir, { recursive: true, force: true });
     });
     return d;
@@ -185,15 +249,24 @@ export class TestDaemon {
     return join(this.dir, 'gracevisor.yaml');
   }
 
-  /** Write the main config with these apps (and any extra top-level YAML). */
-  async writeConfig(apps: TestApp[], extraTop = ''): Promise<void> {
+  get runDir(): string {
+    return join(this.dir, 'run');
+  }
+
+  get logDir(): string {
+    return join(this.dir, 'log');
+  }
+
+  /** Write the main config with these apps (and any extra top-level YAML; `loggerExtra` adds keys to the global logger). */
+  async writeConfig(apps: TestApp[], extraTop = '', loggerExtra: string[] = []): Promise<void> {
     const rpc = ['rpc:', `  socket: ${this.socket}`, ...this.rpcExtra.map((l) => `  ${l}`)].join('\n');
     const text = [
       `port_range: { from: ${this.range.from}, to: ${this.range.to} }`,
-      `run_dir: ${join(this.dir, 'run')}`,
+      `run_dir: ${this.runDir}`,
       rpc,
       'logger:',
-      `  log_dir: ${join(this.dir, 'log')}`,
+      `  log_dir: ${this.logDir}`,
+      ...loggerExtra.map((l) => `  ${l}`),
       extraTop,
       'apps:',
       apps.map(appYaml).join(''),
@@ -202,14 +275,12 @@ export class TestDaemon {
   }
 
   /** Start gracevisord and wait until its control socket answers. */
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, [GRACEVISORD, '--conf', this.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  async start(opts: { env?: NodeJS.ProcessEnv; gracevisord?: string } = {}): Promise<void> {
+    // Watch the run_dir before anything can be spawned: every instance is known the moment it exists.
+    trackRunDir(this.#t, this.runDir, `gracevisord ${this.dir}`);
+    const child = spawn(process.execPath, [opts.gracevisord ?? GRACEVISORD, '--conf', this.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     this.child = child;
-    // Safety net for a test process that ends without its teardown (a teardown that threw, tap's
-    // timeout): a synchronous kill in 'exit' still runs and leaves no daemon behind.
-    const onExit = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
-    process.once('exit', onExit);
-    child.once('exit', () => process.off('exit', onExit));
+    track(this.#t, child.pid!, { label: `gracevisord ${this.dir}` });
     child.stdout!.on('data', (c) => (this.output += c));
     child.stderr!.on('data', (c) => (this.output += c));
     this.exit = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
@@ -226,11 +297,24 @@ export class TestDaemon {
     return run(process.execPath, [GRACEVISORCTL, '--socket', this.socket, ...args]);
   }
 
+  /** Start gracevisorctl against this daemon without waiting (a `logs -f`, a restart left running); tracked and killed at teardown. */
+  spawnCtl(...args: string[]): ChildProcess {
+    const child = spawn(process.execPath, [GRACEVISORCTL, '--socket', this.socket, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    track(this.#t, child.pid!, { label: `gracevisorctl ${args.join(' ')}` });
+    return child;
+  }
+
   /** Parsed `status --json`, remembering every pid seen. */
   async status(app?: string): Promise<any[]> {
     const r = await this.ctl('status', ...(app ? [app] : []), '--json');
-    if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
-    const apps = JSON.parse(r.stdout) as any[];
+    // The exit status may tell the apps' health (a fatal app); the data is what this wants.
+    let apps: any[] | null = null;
+    try {
+      apps = JSON.parse(r.stdout) as any[];
+    } catch {
+      // not the data
+    }
+    if (!Array.isArray(apps)) throw new Error(`status failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
     for (const a of apps) for (const i of a.instances) if (i.pid) this.seenPids.add(i.pid);
     return apps;
   }
@@ -245,20 +329,36 @@ export class TestDaemon {
     return a.instances.filter((i: any) => i.state === 'serving').map((i: any) => i.pid);
   }
 
-  /** Kill the daemon and every app pid seen, by pid; never throws. */
-  async kill(): Promise<void> {
-    await this.recordPids();
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await this.exit;
-    }
-    for (const pid of this.seenPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+  /** The daemon's log lines so far (from its stderr), parsed. */
+  log(): LogLine[] {
+    return parseLog(this.output);
+  }
+
+  /** Log lines carrying `event=<event>` whose fields match `fields`. */
+  events(event: string, fields: FieldMatch = {}): LogLine[] {
+    return this.log().filter((l) => matches(l, { event, ...fields }));
+  }
+
+  /** Wait (bounded) for a log line with `event=<event>` and `fields`; rejects with the log so far. */
+  async waitForEvent(event: string, fields: FieldMatch = {}, ms = 30_000): Promise<LogLine> {
+    let found: LogLine | undefined;
+    const ok = await waitFor(() => (found = this.events(event, fields)[0]) !== undefined, ms);
+    if (!ok || !found) throw new Error(`no log line event=${event} ${JSON.stringify(fields, (_, v) => (v instanceof RegExp ? String(v) : v))} within ${ms} ms; the log:\n${this.output.slice(-4000)}`);
+    return found;
+  }
+
+  /** The daemon's exit, or a rejection after `ms` (a daemon that does not stop is a failure, not a hang). */
+  exited(ms = 60_000): Promise<{ code: number | null; signal: string | null }> {
+    if (!this.exit) return Promise.reject(new Error('the daemon was not started'));
+    return within(this.exit, ms, 'gracevisord exit');
+  }
+
+  /**
+   * Kill the daemon with everything it started (stopped first, so nothing escapes) and every instance
+   * its run_dir ever listed, by process group. Synchronous; never throws.
+   */
+  kill(): void {
+    if (this.child) killNow(this.child.pid!);
+    killRunDir(this.runDir);
   }
 }

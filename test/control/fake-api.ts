@@ -8,6 +8,8 @@ export class FakeApi implements SupervisorApi {
   calls: string[] = [];
   apps = new Map<string, AppStatus>();
   logs: Record<string, LogFiles> = {};
+  /** The daemon log file daemonLogFile() reports (null: none). */
+  daemonLog: string | null = null;
   reloadError: GvConfigError | null = null;
 
   constructor(logDir = '/nonexistent') {
@@ -57,6 +59,7 @@ export class FakeApi implements SupervisorApi {
   }
   async removeApp(name: string): Promise<void> { this.calls.push(`remove ${name}`); this.#get(name); this.apps.delete(name); }
   logFiles(name: string): LogFiles { this.#get(name); return this.logs[name]!; }
+  daemonLogFile(): string | null { return this.daemonLog; }
   plugins(): RegistryEntry[] {
     return [
       { id: 'engines.http', kind: 'engines', plugin: 'gracevisor:engines', description: 'HTTP proxy', available: true, reason: null },

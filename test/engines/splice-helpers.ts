@@ -43,25 +43,38 @@ export async function engine(t: Tap.Test, targets: Target[], opts: { queueTimeou
   const logs: unknown[] = [];
   const e = spliceEngine.create({ app: 'splice-test', host: '127.0.0.1', port: 0, queueTimeoutMs: opts.queueTimeoutMs ?? 5000, log: (...a) => logs.push(a) });
   await e.listen();
-  t.teardown(() => e.close(0));
+  // Bounded: an engine whose close() never resolves (a connection it never counts out) must fail its
+  // test, not hold the file until tap's timeout. The test that cares asserts close() itself.
+  t.teardown(() => Promise.race([e.close(0), new Promise<void>((r) => setTimeout(r, 5_000).unref())]));
   e.setTargets(targets);
   return Object.assign(e, { port: e.address().port });
 }
 
 /** A client through the engine, destroyed in teardown. */
+const errors = new WeakMap<net.Socket, string>();
+
+/** The error code a client socket failed with (ECONNRESET for a reset), or null when it closed cleanly. */
+export function errorOf(socket: net.Socket): string | null {
+  return errors.get(socket) ?? null;
+}
+
 export async function client(t: Tap.Test, port: number): Promise<net.Socket> {
   const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  c.on('error', () => {});
+  c.on('error', (err: NodeJS.ErrnoException) => { if (!errors.has(c)) errors.set(c, err.code ?? err.message); });
   t.teardown(() => c.destroy());
   await once(c, 'connect');
   return c;
 }
 
-/** Resolves when `socket` closes, whether or not it errored first (events.once would reject). */
-export function closeOf(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    if (socket.closed) resolve();
-    else socket.once('close', () => resolve());
+/**
+ * Resolves when `socket` closes, whether or not it errored first (events.once would reject); rejects
+ * after `limitMs`, so a socket that never closes fails its test instead of hanging it.
+ */
+export function closeOf(socket: net.Socket, limitMs = 20000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (socket.closed) return resolve();
+    const timer = setTimeout(() => reject(new Error(`socket not closed after ${limitMs} ms`)), limitMs);
+    socket.once('close', () => { clearTimeout(timer); resolve(); });
   });
 }
 

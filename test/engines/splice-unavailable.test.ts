@@ -8,6 +8,7 @@ import { createSpliceEngineDefinition, spliceEngine } from '../../src/engines/sp
 import { loadSpliceAddon } from '../../src/engines/splice-addon.js';
 import { GvError } from '../../src/errors.js';
 import { skipReason } from './splice-helpers.js';
+import { killOnTeardown } from '../helpers/processes.js';
 
 const engineOpts = { app: 'x', host: '127.0.0.1', port: 0, queueTimeoutMs: 100, log: () => {} };
 
@@ -61,9 +62,7 @@ t.test('an engine that proxied a connection lets the process exit on its own onc
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  killOnTeardown(t, child.pid!);
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (d: string) => (out += d));

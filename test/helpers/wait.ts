@@ -1,5 +1,7 @@
 /**
- * Waiting in tests: for a condition (polled), or for a hook event.
+ * Waiting in tests: for a condition (polled), or for a promise, always with a deadline, so that a
+ * regression that makes something hang fails with a message naming what was awaited instead of
+ * holding the file until tap's own timeout.
  */
 
 /** Resolve once `cond()` is truthy; reject after `timeoutMs` with `what` in the message. */
@@ -11,6 +13,15 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** `p`, or a rejection naming `what` once `ms` have passed without it settling. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** A promise that resolves after `ms`. */

@@ -3,7 +3,9 @@ import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { alive } from '../helpers/processes.js';
+import { waitFor, within } from '../helpers/wait.js';
 import { execHealthcheck, httpHealthcheck, tcpHealthcheck } from '../../src/plugins/builtin-healthchecks.js';
 import type { HealthcheckConfig } from '../../src/config/model.js';
 
@@ -82,13 +84,20 @@ t.test('the exec check passes on exit 0 with {port} filled in, fails otherwise, 
 
   const dir = t.testdir({});
   const marker = join(dir, 'still-running');
+  const pidFile = join(dir, 'pid');
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 200);
-  const slow = await execHealthcheck.probe(target, check(`${node} -e "setTimeout(() => require('fs').writeFileSync(process.argv[1], 'x'), 1500)" ${marker}`), ac.signal);
+  // The command says it runs (its pid), then would write the marker 30 s later. The probe is aborted
+  // once it runs: the command must be killed, not left running.
+  const slowProbe = execHealthcheck.probe(target, check(`${node} -e "require('fs').writeFileSync(process.argv[1], String(process.pid)); setTimeout(() => require('fs').writeFileSync(process.argv[2], 'x'), 30000)" ${pidFile} ${marker}`), ac.signal);
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '', 'the check command running', 10_000);
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  ac.abort();
+  const slow = await within(slowProbe, 10_000, 'the aborted exec probe');
   t.equal(slow.ok, false);
   t.match(slow.detail, /timed out/);
-  await new Promise((r) => setTimeout(r, 1800));
-  t.notOk(existsSync(marker), 'the command was killed, not left running');
+  await waitFor(() => !alive(pid), 'the check command gone', 10_000).catch(() => undefined);
+  t.notOk(alive(pid), 'the command was killed, not left running');
+  t.notOk(existsSync(marker), 'and did not get to do its work');
 });
 
 t.test('the exec check options are validated', async (t) => {

@@ -27,11 +27,15 @@ t.test('an on* handler that throws, rejects or hangs is reported with its plugin
   for (const e of errors) t.equal(e.details!.hook, 'onAppAdded');
 });
 
-t.test('emit resolves even when the error reporter itself throws', async (t) => {
-  const hooks = new Hooks({ onError: () => { throw new Error('reporter broke'); } });
+t.test('emit resolves even when the error reporter itself throws, and the other handlers still run', async (t) => {
+  const reported: string[] = [];
+  const ran: string[] = [];
+  const hooks = new Hooks({ onError: (e) => { reported.push(e.code); throw new Error('reporter broke'); } });
   hooks.add('p', 'onDaemonStop', () => { throw new Error('x'); });
-  await hooks.emit('onDaemonStop', null, { signal: 'SIGTERM' });
-  t.pass('resolved');
+  hooks.add('q', 'onDaemonStop', (_ctx, e) => { ran.push(`q:${e.signal}`); });
+  await t.resolves(hooks.emit('onDaemonStop', null, { signal: 'SIGTERM' }), 'emit resolved');
+  t.same(reported, ['GV_ERR_HOOK_HANDLER'], 'the throw reached the reporter');
+  t.same(ran, ['q:SIGTERM'], 'the other handler ran');
 });
 
 t.test('pre* handlers run in series: pre first, then registration order, then post', async (t) => {
@@ -74,12 +78,14 @@ t.test('a pre* handler that hangs is a timeout naming plugin and hook, and vetoe
 });
 
 t.test('pre* hooks with no handler, or handlers that agree, resolve', async (t) => {
-  const { hooks } = collecting();
-  await hooks.runPre('preRestart', null, { reason: 'x' });
-  hooks.add('yes', 'preRestart', () => true);
-  hooks.add('undefined', 'preRestart', () => {});
-  await hooks.runPre('preRestart', null, { reason: 'x' });
-  t.pass();
+  const { hooks, errors } = collecting();
+  await t.resolves(hooks.runPre('preRestart', null, { reason: 'x' }), 'no handler: no veto');
+  const asked: string[] = [];
+  hooks.add('yes', 'preRestart', (_ctx, e) => { asked.push(`yes:${e.reason}`); return true; });
+  hooks.add('undefined', 'preRestart', (_ctx, e) => { asked.push(`undefined:${e.reason}`); });
+  await t.resolves(hooks.runPre('preRestart', null, { reason: 'x' }), 'true and undefined agree');
+  t.same(asked, ['yes:x', 'undefined:x'], 'both handlers were asked, in order');
+  t.same(errors, [], 'nothing was reported');
 });
 
 t.test('a subscriber view can subscribe and unsubscribe but has no way to emit', async (t) => {

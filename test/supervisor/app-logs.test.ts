@@ -12,6 +12,13 @@ import { waitFor } from '../helpers/wait.js';
 
 const LINE = /^[a-z]+(-err)? \d+ \d+( x+)?$/;
 
+t.beforeEach((t) => t.setTimeout(120_000));
+
+/** Files of `dir` named `base` or `base.<anything>`, sorted. */
+function family(dir: string, base: string): string[] {
+  return readdirSync(dir).filter((f) => f === base || f.startsWith(`${base}.`)).sort();
+}
+
 t.test('app output goes to log_dir/app_<name>.out and .err by default', async (t) => {
   const dir = tempDir(t);
   const app = await behaveApp('plain', join(dir, 'mode'), { logger: { log_format: 'raw' } });
@@ -36,7 +43,10 @@ t.test('app logs rotate by size and keep max_logs_kept files', async (t) => {
   for (let i = 0; i < 30; i++) await get(app.external_port as number, `/print?n=20&tag=rot&pad=40`);
   await waitFor(() => existsSync(`${out}.2`), 'two rotations');
   for (let i = 0; i < 30; i++) await get(app.external_port as number, `/print?n=20&tag=rot&pad=40`);
-  await new Promise((r) => setTimeout(r, 300));
+  // Lines reach the file in order: once the last one is in the live file, every write (and the
+  // rotations they caused) is done.
+  await get(app.external_port as number, '/print?n=1&tag=last&pad=0');
+  await waitFor(() => existsSync(out) && /(^|\n)last 0 /.test(readFileSync(out, 'utf8')), 'the last line written');
   const files = readdirSync(cfg.logDir).filter((f) => f.startsWith('app_rot.out')).sort();
   t.same(files, ['app_rot.out', 'app_rot.out.1', 'app_rot.out.2'], 'the live file and max_logs_kept rotated ones');
   for (const f of files.slice(1)) {
@@ -46,6 +56,42 @@ t.test('app logs rotate by size and keep max_logs_kept files', async (t) => {
     const lines = readFileSync(join(cfg.logDir, f), 'utf8').split('\n').filter(Boolean);
     t.ok(lines.every((l) => LINE.test(l)), `${f} holds whole lines only`);
   }
+});
+
+t.test('an app\'s logger.max_log_age rotates its log by age', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('aged', join(dir, 'mode'), { logger: { max_log_age: '1s', max_logs_kept: 3, log_format: 'raw' } });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const out = sup.logFiles('aged').stdout;
+  // A line now and then (never enough to rotate by size: the default max_log_size is 500 MB). The
+  // rotation is on the clock (every whole second here), so on a slow machine a first second can pass
+  // before the app's first line: wait for a rotated file that holds lines.
+  let i = 0;
+  const withLines = (): string[] => family(cfg.logDir, 'app_aged.out').filter((f) => f !== 'app_aged.out' && readFileSync(join(cfg.logDir, f), 'utf8').length > 0);
+  await waitFor(async () => {
+    await get(app.external_port as number, `/print?n=1&tag=tick${i++}&pad=0`);
+    return withLines().length > 0;
+  }, 'a file rotated by age', 20_000, 200);
+  t.ok(existsSync(`${out}.1`), 'app_aged.out.1 appeared');
+  const first = join(cfg.logDir, withLines()[0]!);
+  const rotated = readFileSync(first, 'utf8').split('\n').filter(Boolean);
+  t.ok(rotated.length > 0 && rotated.every((l) => /^tick\d+ 0 \d+ $/.test(l)), `it holds whole lines of the app (${rotated.length})`);
+  t.ok(statSync(first).size < 4096, 'rotated by age, not by size');
+});
+
+t.test('max_logs_kept 0 keeps no rotated file: the live file rotates and the old content is gone', async (t) => {
+  const dir = tempDir(t);
+  const app = await behaveApp('zero', join(dir, 'mode'), { logger: { max_log_size: '4kb', max_logs_kept: 0, log_format: 'raw' } });
+  const cfg = await writeConfig(dir, [app]);
+  const sup = await startSupervisor(t, cfg.file);
+  const out = sup.logFiles('zero').stdout;
+  // About 40 KB of lines: ten times max_log_size.
+  for (let i = 0; i < 40; i++) await get(app.external_port as number, '/print?n=20&tag=zero&pad=40');
+  await get(app.external_port as number, '/print?n=1&tag=last&pad=0');
+  await waitFor(() => existsSync(out) && /(^|\n)last 0 /.test(readFileSync(out, 'utf8')), 'the last line written');
+  t.ok(statSync(out).size < 4096 + 2048, `the live file rotated (${statSync(out).size} bytes of ~40 KB written)`);
+  t.same(family(cfg.logDir, 'app_zero.out'), ['app_zero.out'], 'only the live file: max_logs_kept 0 keeps none (README: "0 keeps none")');
 });
 
 t.test('lines of two apps and of stdout and stderr sharing one log_file never interleave mid-line', async (t) => {

@@ -8,6 +8,9 @@ import { freePort, portFree } from '../helpers/ports.js';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(300_000));
+
 setFlagsFromString('--expose_gc');
 const gc = runInNewContext('gc') as () => void;
 

@@ -9,6 +9,9 @@ import { recorder, startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(180_000));
+
 t.test('reload adds new apps, removes gone ones, restarts changed ones hitlessly and leaves unchanged ones alone', async (t) => {
   const dir = tempDir(t);
   const mode = join(dir, 'mode');

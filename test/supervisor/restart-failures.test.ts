@@ -7,6 +7,9 @@ import { recorder, startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(180_000));
+
 const cases = [
   { mode: 'exit', code: 'GV_ERR_START_FAILED', state: 'failed', over: {} },
   { mode: 'hang', code: 'GV_ERR_START_TIMEOUT', state: 'timed_out', over: { start_timeout: '600ms' } },

@@ -1,10 +1,14 @@
 import t from 'tap';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { behaveApp, writeConfig } from '../helpers/config.js';
 import { get, KeepAliveLoad, type LoadSample } from '../helpers/load.js';
 import { recorder, startSupervisor, type HookRecord } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
+
+// Restarts under load may take a while on a loaded machine; a hang is still a failure, not 900 s.
+t.beforeEach((t) => t.setTimeout(240_000));
 
 /** For each pid: when it became ready and when it was told to stop (or exited), from the hook records. */
 function lifetimes(events: HookRecord[]): Map<number, { readyAt: number; stopAt: number }> {
@@ -83,6 +87,48 @@ t.test('a 2-second request started before a restart completes on the old instanc
   const exit = rec.of('onInstanceExit').find((r) => r.e.instance.pid === oldPid)!;
   t.equal(exit.e.instance.state, 'stopped');
   t.equal(exit.e.expected, true);
+});
+
+t.test('a request that outlives drain_timeout: the drain gives up with drained:false and the open count, and the old instance is stopped no sooner', async (t) => {
+  const dir = tempDir(t);
+  // behave.mjs lets an open request finish before it exits on SIGTERM: stop_timeout decides how long.
+  const app = await behaveApp('late', join(dir, 'mode'), { drain_timeout: '1s', stop_timeout: '500ms' });
+  const cfg = await writeConfig(dir, [app]);
+  const rec = recorder();
+  const sup = await startSupervisor(t, cfg.file, { plugins: [rec.plugin] });
+  const port = app.external_port as number;
+  const oldPid = sup.status('late')[0]!.instances[0]!.pid;
+  // A request that would take a minute: no drain can wait for it. A POST, which the engine does not
+  // retry on the new instance when the old one goes (a GET would be retried and answered there).
+  const slow = new Promise<number | string>((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/slow?ms=60000', method: 'POST', agent: false }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode ?? 0));
+      r.on('error', (err) => resolve(err.message));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end();
+  });
+  await waitFor(() => sup.status('late')[0]!.stats.targets.some((x) => x.inFlight > 0), 'the slow request in flight');
+  const res = await sup.restartApp('late');
+  t.equal(res.ok, true, 'the restart succeeds: the new instance serves');
+  t.not((await get(port)).pid, oldPid, 'new requests go to the new instance');
+
+  const drained = rec.of('onInstanceDrained', 'late').find((r) => r.e.instance.pid === oldPid);
+  t.ok(drained, 'onInstanceDrained fired for the old instance');
+  t.equal(drained!.e.drained, false, 'drained: false — the timeout ran out');
+  t.equal(drained!.e.open, 1, 'open: the one request still in flight');
+  const draining = rec.of('onInstanceDraining', 'late').find((r) => r.e.instance.pid === oldPid)!;
+  const stopping = rec.of('onInstanceStopping', 'late').find((r) => r.e.instance.pid === oldPid)!;
+  // Lower bounds only (a loaded machine makes everything later, never earlier). 10 ms of slack for
+  // the millisecond clocks the two sides read.
+  t.ok(drained!.e.elapsedMs >= 1000 - 10, `the drain waited for drain_timeout (elapsedMs ${drained!.e.elapsedMs})`);
+  t.ok(stopping.at - draining.at >= 1000 - 10, `stop_signal went out no sooner than drain_timeout after the drain began (${stopping.at - draining.at} ms)`);
+  t.ok(drained!.at <= stopping.at, 'the drain ended before the stop');
+  const exit = await waitFor(() => rec.of('onInstanceExit', 'late').find((r) => r.e.instance.pid === oldPid), 'the old instance exit');
+  t.ok(['stopped', 'killed'].includes(exit.e.instance.state), `the old instance was stopped (${exit.e.instance.state})`);
+  const answer = await within(slow, 30_000, 'the answer to the cut request');
+  t.not(answer, 200, `the request cut by the stop was not answered 200 (${answer})`);
 });
 
 t.test('with instances: 2 both serve and a restart replaces them one at a time', async (t) => {

@@ -5,6 +5,9 @@ import { get } from '../helpers/load.js';
 import { recorder, startSupervisor } from '../helpers/supervisor.js';
 import { tempDir } from '../helpers/tmp.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(60_000));
+
 t.test('an app started by the supervisor answers on its public port and a restart moves it to a new pid', async (t) => {
   const dir = tempDir(t);
   const app = await behaveApp('smoke', join(dir, 'mode'));

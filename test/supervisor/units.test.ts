@@ -13,6 +13,9 @@ import { alive, killOnTeardown } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
+// A regression that makes something here hang fails with the test's name, not at tap's timeout.
+t.beforeEach((t) => t.setTimeout(60_000));
+
 t.test('the port pool skips ports something else holds, never hands one out twice, and runs out with GV_ERR_PORT_EXHAUSTED', async (t) => {
   const range = await freePortRange(3);
   const squatter: Server = createServer();
