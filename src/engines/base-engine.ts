@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import type { ConnectionBudget, DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../plugins/engine.js';
 import { HoldQueue } from './hold-queue.js';
-import { boundAddress, listenOn } from './listener.js';
+import { boundAddress, listenOn, serverHandle } from './listener.js';
 import { TargetSet, type TargetState } from './targets.js';
 
 /** An engine with targets of state `S` that holds items `H` while it has no target. */
@@ -44,6 +44,10 @@ export abstract class BaseEngine<S extends TargetState, H> implements Engine {
 
   address(): { host: string; port: number } {
     return boundAddress(this.server, this.opts);
+  }
+
+  handle(): object | null {
+    return serverHandle(this.server);
   }
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {

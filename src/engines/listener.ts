@@ -7,7 +7,10 @@ import type net from 'node:net';
 import { GvError } from '../errors.js';
 import type { EngineOptions } from '../plugins/engine.js';
 
-/** Listen on `opts.host:opts.port`; resolves once bound. `kind` names the engine in log lines. */
+/**
+ * Listen on `opts.host:opts.port`, or on `opts.listenHandle` when a previous daemon handed one over;
+ * resolves once listening. `kind` names the engine in log lines.
+ */
 export function listenOn(server: net.Server, opts: EngineOptions, kind: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -16,12 +19,20 @@ export function listenOn(server: net.Server, opts: EngineOptions, kind: string):
       }));
     };
     server.once('error', onError);
-    server.listen(opts.port, opts.host, () => {
+    const ready = (): void => {
       server.off('error', onError);
       server.on('error', (err) => opts.log('error', `${kind} engine listener error`, { app: opts.app, error: err.message }));
       resolve();
-    });
+    };
+    if (opts.listenHandle) server.listen(opts.listenHandle as net.ListenOptions, ready);
+    else server.listen(opts.port, opts.host, ready);
   });
+}
+
+/** The handle of a listening `server` (to hand over to a new daemon), or null. */
+export function serverHandle(server: net.Server): object | null {
+  const h = (server as unknown as { _handle?: object | null })._handle;
+  return server.listening && h ? h : null;
 }
 
 /** The address `server` is bound to, or the configured one before it is. */

@@ -59,6 +59,11 @@ export interface NativeSplicer {
 export interface SpliceAddon {
   Splicer: new (onEnd: (end: SpliceEnd) => void, tuning?: SpliceTuning) => NativeSplicer;
   platform: string;
+  /**
+   * One datagram to an AF_UNIX SOCK_DGRAM socket (`@name`: abstract namespace), the sd_notify(3)
+   * protocol; null once sent, else the errno name. Absent from an addon built before it existed.
+   */
+  notify?: (socketPath: string, message: string) => string | null;
 }
 
 /** Either the loaded addon or why it is not there. */

@@ -105,6 +105,19 @@ export interface Engine {
   stats(): EngineStats;
   /** Stop accepting, wait for in-flight work (up to timeoutMs, default unbounded), then release everything. */
   close(timeoutMs?: number): Promise<void>;
+  /**
+   * Hand over to a successor daemon that now accepts on the same socket: stop accepting, keep
+   * serving the work of open client connections (http: each response says `Connection: close`, so
+   * keep-alive clients reconnect — to the successor — without an error; idle ones are closed after a
+   * moment), and resolve when they are all gone, or after timeoutMs (the rest is cut). Optional:
+   * without it, `close(timeoutMs)` is used.
+   */
+  retire?(timeoutMs: number): Promise<void>;
+  /**
+   * The listening socket's handle once listening (for a daemon upgrade to hand over, see
+   * `EngineOptions.listenHandle`), or null. Optional: an engine without it is bound afresh.
+   */
+  handle?(): object | null;
 }
 
 /**
@@ -142,6 +155,13 @@ export interface EngineOptions {
   headerTimeoutMs?: number;
   /** http: peers whose own X-Forwarded-Proto/-Host are passed on (addresses or CIDR blocks, `trusted_proxies`). */
   trustedProxies?: readonly string[];
+  /**
+   * A listening socket handed over from a previous daemon (an upgrade, or a restart after a crash):
+   * `listen()` serves on it instead of binding host:port, so no connection is refused meanwhile.
+   * It is the opaque handle Node's `net.Server.listen(handle)` takes. An engine that cannot use one
+   * leaves `handle()` out; it then binds afresh.
+   */
+  listenHandle?: object;
 }
 
 /** How a plugin contributes an engine (registered as `engines.<key>`). */

@@ -87,6 +87,8 @@ export interface SupervisorApi {
   addApp(file: string): Promise<AppStatus>;
   removeApp(name: string): Promise<void>;
   logFiles(name: string): LogFiles;
+  /** The daemon's own log file, or null when it writes none. */
+  daemonLogFile(): string | null;
   plugins(): RegistryEntry[];
   /** Stop everything and resolve when all apps are stopped. */
   shutdown(signal?: string | null): Promise<void>;

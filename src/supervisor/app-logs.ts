@@ -90,6 +90,8 @@ export class AppLogs {
   readonly #prefixed: boolean;
   /** The last stderr lines of recent instances, for an alert about a start that failed. */
   readonly #tails = new Map<string, string[]>();
+  /** The pipes being read, by instance, to hand over to a successor daemon ({@link detachAll}). */
+  readonly #pipes = new Map<string, { out: LinePipe | null; err: LinePipe | null }>();
   #closed = false;
 
   constructor(pool: LogFilePool, logger: AppLoggerConfig) {
@@ -105,19 +107,36 @@ export class AppLogs {
    * Copy a child's stdout and stderr to the files, whole lines at a time, pausing a pipe while its
    * file is behind. `instance` is the id its lines are marked with (`web#3`).
    */
-  attach(instance: string, stdout: Readable | null, stderr: Readable | null): void {
+  attach(instance: string, stdout: Readable | null, stderr: Readable | null, seed: { out?: Buffer | null; err?: Buffer | null } = {}): void {
     const sink = (stream: RotatingFileStream, tag: string) => (chunk: Buffer): boolean => this.#write(stream, this.#prefixed ? prefixLines(chunk, `${instance} ${tag} `) : chunk);
-    if (stdout) pipeLines(stdout, sink(this.#out, 'out'), (resume) => this.#whenDrained(this.#out, resume));
+    const pipes: { out: LinePipe | null; err: LinePipe | null } = { out: null, err: null };
+    if (stdout) pipes.out = pipeLines(stdout, sink(this.#out, 'out'), (resume) => this.#whenDrained(this.#out, resume), seed.out ?? null);
     if (stderr) {
       const toFile = sink(this.#err, 'err');
       const tail: string[] = [];
       this.#tails.set(instance, tail);
       if (this.#tails.size > TAIL_INSTANCES) this.#tails.delete(this.#tails.keys().next().value!);
-      pipeLines(stderr, (chunk) => {
+      pipes.err = pipeLines(stderr, (chunk) => {
         keepTail(tail, chunk);
         return toFile(chunk);
-      }, (resume) => this.#whenDrained(this.#err, resume));
+      }, (resume) => this.#whenDrained(this.#err, resume), seed.err ?? null);
     }
+    this.#pipes.set(instance, pipes);
+    stdout?.once('close', () => {
+      if (this.#pipes.get(instance) === pipes) this.#pipes.delete(instance);
+    });
+  }
+
+  /**
+   * Stop reading every instance's output here (a successor daemon reads it from now on): what was
+   * already read is written, and each pipe's unfinished last line is returned, by instance, for the
+   * successor to start with — so no line is lost or cut across the handover.
+   */
+  detachAll(): Map<string, { out: Buffer | null; err: Buffer | null }> {
+    const out = new Map<string, { out: Buffer | null; err: Buffer | null }>();
+    for (const [instance, p] of this.#pipes) out.set(instance, { out: p.out?.detach() ?? null, err: p.err?.detach() ?? null });
+    this.#pipes.clear();
+    return out;
   }
 
   /** The last lines `instance` wrote to stderr (at most 20), newest last; [] for one not seen. */
@@ -180,19 +199,26 @@ export function prefixLines(chunk: Buffer, tag: string): Buffer {
   return Buffer.concat(parts);
 }
 
+/** A pipe being read by {@link pipeLines}. */
+export interface LinePipe {
+  /** Stop reading (what is buffered is written first) and close it; returns the unfinished last line. */
+  detach(): Buffer | null;
+}
+
 /**
  * Read `src` and hand `write` only whole lines (one call per chunk of complete lines). When `write`
  * returns false, `src` is paused until `waitDrain` calls back: backpressure from the file to the app.
+ * `initial` is an unfinished line a previous reader left (a daemon handing over).
  */
-export function pipeLines(src: Readable, write: (chunk: Buffer) => boolean | void, waitDrain?: (resume: () => void) => void): void {
-  let partial: Buffer | null = null;
+export function pipeLines(src: Readable, write: (chunk: Buffer) => boolean | void, waitDrain?: (resume: () => void) => void, initial: Buffer | null = null): LinePipe {
+  let partial: Buffer | null = initial && initial.length > 0 ? initial : null;
   const push = (chunk: Buffer): void => {
     if (write(chunk) === false && waitDrain) {
       src.pause();
       waitDrain(() => src.resume());
     }
   };
-  src.on('data', (data: Buffer) => {
+  const onData = (data: Buffer): void => {
     const buf: Buffer = partial ? Buffer.concat([partial, data]) : data;
     const nl = buf.lastIndexOf(0x0a);
     if (nl === -1) {
@@ -205,10 +231,25 @@ export function pipeLines(src: Readable, write: (chunk: Buffer) => boolean | voi
     }
     push(buf.subarray(0, nl + 1));
     partial = nl + 1 < buf.length ? Buffer.from(buf.subarray(nl + 1)) : null;
-  });
-  src.on('end', () => {
+  };
+  const onEnd = (): void => {
     if (partial && partial.length > 0) write(Buffer.concat([partial, Buffer.from('\n')]));
     partial = null;
-  });
+  };
+  src.on('data', onData);
+  src.on('end', onEnd);
   src.on('error', () => {});
+  return {
+    detach(): Buffer | null {
+      src.off('data', onData);
+      src.off('end', onEnd);
+      src.pause();
+      // What the stream had read from the pipe already is this reader's to write.
+      for (let chunk = src.read() as Buffer | null; chunk !== null; chunk = src.read() as Buffer | null) onData(chunk);
+      src.destroy();
+      const rest = partial;
+      partial = null;
+      return rest;
+    },
+  };
 }

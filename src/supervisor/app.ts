@@ -11,6 +11,7 @@
  * `stop_timeout`). If the new instance fails, it is torn down, the old keeps serving,
  * `onRestartFailed` fires and the policy backs off.
  */
+import { createHash } from 'node:crypto';
 import { GvError } from '../errors.js';
 import type { AppConfig } from '../config/model.js';
 import type { Engine, EngineStats } from '../plugins/engine.js';
@@ -18,15 +19,17 @@ import type { ExitInfo, HealthcheckDefinition } from '../plugins/types.js';
 import type { AppStatus, RestartResult } from './api.js';
 import { AppLogs, type LogFilePool } from './app-logs.js';
 import type { DaemonLog } from './daemon-log.js';
-import { Instance, type HookSink, type ProbeTiming } from './instance.js';
+import { Instance, type AdoptRecord, type HookSink, type ProbeTiming } from './instance.js';
+import { reopenOutput, type OutputMode } from './output-pipes.js';
 import type { PortPool } from './port-pool.js';
-import type { GroupUsage } from './proc.js';
+import { isSameProcess, killGroup, type GroupUsage } from './proc.js';
 import { healthcheckProbe } from './readiness.js';
 import { FailurePolicy, type BackoffOptions } from './restart-policy.js';
 import { Rollout, type StartReason } from './rollout.js';
 import { checkUserSwitch, resolveUser, type ResolvedUser } from './spawn-spec.js';
+import { stableJson } from './stable-json.js';
 import { StateMachine, type TransitionTable } from './state-machine.js';
-import type { StateFile } from './state-file.js';
+import type { InstanceRecord, StateFile } from './state-file.js';
 
 /** What an App gets from its Supervisor. */
 export interface AppContext {
@@ -41,6 +44,10 @@ export interface AppContext {
   healthcheck(type: string): HealthcheckDefinition | undefined;
   /** A daemon-wide unique instance id, `app#n`. */
   nextId(app: string): string;
+  /** An id taken over from a previous daemon: later ones are numbered above it. */
+  reserveId(id: string): void;
+  /** Where instances' output goes (./output-pipes.ts). */
+  output: OutputMode;
   backoff?: BackoffOptions;
   probeTiming?: ProbeTiming;
 }
@@ -87,6 +94,12 @@ export class App {
   #pendingRestart: Promise<RestartResult> | null = null;
   #restarts = 0;
   #lastError: string | null = null;
+  /** The config fingerprint adopted instances were started with (state.json keeps it until they are replaced). */
+  readonly #adoptedHash = new Map<string, string>();
+  /** Handing over to a successor daemon (see {@link freeze}). */
+  #frozen = false;
+  /** What {@link freeze} handed over, kept for a {@link thaw}. */
+  #frozenPartials = new Map<string, { out: Buffer | null; err: Buffer | null }>();
   /** Why the app cannot run at all (unknown user, user switch refused), or null. */
   #setupError: GvError | null = null;
 
@@ -256,6 +269,54 @@ export class App {
   }
 
   /**
+   * Take over `records`, instances a previous daemon of this app left running (an upgrade, or a
+   * restart after a crash), then start like {@link start} whatever is still missing. Each one is
+   * checked (still that process, ready) and then serves as if this daemon had started it; one that
+   * is gone or not ready is stopped, and a new one takes its place. One whose output could not be
+   * re-opened (it was started with anonymous pipes), or that runs an older config of the app, is
+   * replaced by a hitless restart once everything serves. Records beyond `instances` are stopped.
+   */
+  async adopt(records: readonly InstanceRecord[], seed: (instance: string, stream: 'out' | 'err') => Buffer | null = () => null): Promise<{ id: string; outcome: 'adopted' | 'replaced' | 'gone' | 'stopped'; why?: string }[]> {
+    this.#assertOpen();
+    const out: { id: string; outcome: 'adopted' | 'replaced' | 'gone' | 'stopped'; why?: string }[] = [];
+    if (this.#setupError) {
+      for (const r of records) killGroupOf(r);
+      await this.start();
+      return records.map((r) => ({ id: r.id, outcome: 'stopped' as const, why: this.#setupError!.message }));
+    }
+    this.#setState('starting');
+    this.#refreshHold();
+    let replace = false;
+    const keep = records.slice(0, this.#config.instances);
+    for (const r of records.slice(this.#config.instances)) {
+      killGroupOf(r);
+      out.push({ id: r.id, outcome: 'stopped', why: 'more instances than `instances`' });
+    }
+    await Promise.all(keep.map(async (r) => {
+      this.#ctx.ports.claim(r.port);
+      this.#ctx.reserveId(r.id);
+      const inst = this.#newInstance(r.id, r.port);
+      if (r.config_hash !== undefined) this.#adoptedHash.set(r.id, r.config_hash);
+      this.#instances.add(inst);
+      try {
+        const rec: AdoptRecord = { pid: r.pid, procStart: r.proc_start, startedAt: new Date(r.started_at), seed: { out: seed(r.id, 'out'), err: seed(r.id, 'err') } };
+        const { logsRecovered } = await inst.adopt(rec);
+        this.#setServing([...this.#serving, inst], null);
+        const stale = r.config_hash !== undefined && r.config_hash !== configHash(this.#config);
+        if (!logsRecovered || stale) replace = true;
+        out.push({ id: r.id, outcome: logsRecovered && !stale ? 'adopted' : 'replaced', ...(!logsRecovered ? { why: 'its output pipes could not be re-opened' } : stale ? { why: 'it runs an older config of the app' } : {}) });
+      } catch (err) {
+        if (!inst.gone) void inst.kill();
+        out.push({ id: r.id, outcome: 'gone', why: GvError.from(err).message });
+      }
+    }));
+    // Top up (and report failures) exactly as a start does.
+    await this.start();
+    if (replace && this.#wantsToRun()) void this.restart({ reason: 'adopt', operator: false });
+    return out;
+  }
+
+  /**
    * Hitless restart. Coalesced with one already pending unless `coalesce` is false (a reload with a
    * new config must not join a restart that runs the old one). Resolves with ok=false when the new
    * instance failed (the old ones keep serving and the policy retries); never rejects.
@@ -324,6 +385,61 @@ export class App {
     await this.#logs.close();
   }
 
+  /**
+   * Hand over to a successor daemon, step one: nothing is started, restarted or retried from now
+   * on; once the task running now (if any) is done, the instances' output is no longer read here
+   * (returned: each pipe's unfinished line, by instance) and the log files are closed. The
+   * instances keep running and the engine keeps serving.
+   */
+  async freeze(): Promise<Map<string, { out: Buffer | null; err: Buffer | null }>> {
+    this.#frozen = true;
+    this.#failures.cancelRetry();
+    await this.#queue;
+    const partials = this.#logs.detachAll();
+    this.#frozenPartials = partials;
+    await this.#logs.close();
+    return partials;
+  }
+
+  /**
+   * Undo {@link freeze} (the successor died before it took over): the log files are opened again and
+   * every instance's output is read here again, from where this daemon stopped.
+   */
+  thaw(): void {
+    if (!this.#frozen) return;
+    this.#frozen = false;
+    this.#logs = new AppLogs(this.#ctx.logFiles, this.#config.logger);
+    for (const inst of this.#instances) {
+      const streams = reopenOutput(this.#ctx.output, inst.id);
+      const p = this.#frozenPartials.get(inst.id);
+      if (streams) this.#logs.attach(inst.id, streams.stdout, streams.stderr, { out: p?.out ?? null, err: p?.err ?? null });
+    }
+    this.#frozenPartials = new Map();
+  }
+
+  /**
+   * Give up a takeover that failed: SIGKILL what this daemon started itself, leave what it adopted
+   * to the daemon it came from, close the listener (the socket stays the keeper's).
+   */
+  async abandon(): Promise<void> {
+    this.#frozen = true;
+    this.#failures.cancelRetry();
+    await Promise.all([...this.#instances].filter((i) => !i.adopted).map((i) => i.kill()));
+    await this.#engine.close(0).catch(() => {});
+  }
+
+  /**
+   * Step two, once the successor serves: stop accepting and let the open connections finish
+   * (engine.retire, up to drain_timeout). The instances are the successor's: they are not stopped.
+   */
+  async retire(): Promise<void> {
+    try {
+      await (this.#engine.retire ? this.#engine.retire(this.#config.drain_timeout) : this.#engine.close(this.#config.drain_timeout));
+    } catch (err) {
+      this.#ctx.log.warn('engine retire failed', { app: this.name, error: (err as Error).message });
+    }
+  }
+
   // ---- tasks (run one at a time through the queue) ----
 
   async #restartTask(reason: string): Promise<RestartResult> {
@@ -378,9 +494,28 @@ export class App {
       this.#ctx.ports.release(port);
       throw err;
     }
+    const inst = this.#newInstance(id, port);
+    this.#instances.add(inst);
+    try {
+      await inst.start();
+    } catch (err) {
+      if (!inst.gone) void inst.kill();
+      throw err;
+    }
+    if (!this.#wantsToRun()) {
+      await inst.stop();
+      throw new GvError('GV_ERR_APP_STATE', `app ${this.name} was stopped while ${id} was starting`);
+    }
+    this.#failures.armStable(() => this.#serving.includes(inst) && inst.state === 'serving');
+    return inst;
+  }
+
+  /** An Instance of this app's current config on `port` (not started). */
+  #newInstance(id: string, port: number): Instance {
+    const cfg = this.#config;
     const target = { id, host: cfg.internal_host, port };
     const check = this.#hc && cfg.healthcheck ? healthcheckProbe(this.#hc, target, cfg.healthcheck) : null;
-    const inst = new Instance({
+    return new Instance({
       id,
       config: cfg,
       port,
@@ -395,21 +530,9 @@ export class App {
         gone: (i, exit, expected) => this.#onGone(i, exit, expected),
         unhealthy: (i, detail) => this.#onUnhealthy(i, detail),
       },
+      output: this.#ctx.output,
       ...(this.#ctx.probeTiming && { timing: this.#ctx.probeTiming }),
     });
-    this.#instances.add(inst);
-    try {
-      await inst.start();
-    } catch (err) {
-      if (!inst.gone) void inst.kill();
-      throw err;
-    }
-    if (!this.#wantsToRun()) {
-      await inst.stop();
-      throw new GvError('GV_ERR_APP_STATE', `app ${this.name} was stopped while ${id} was starting`);
-    }
-    this.#failures.armStable(() => this.#serving.includes(inst) && inst.state === 'serving');
-    return inst;
   }
 
   /** Readiness without a configured check: `healthchecks.tcp`, like any check. */
@@ -450,11 +573,13 @@ export class App {
       port: inst.port,
       started_at: inst.startedAt.toISOString(),
       proc_start: inst.procStart,
+      config_hash: this.#adoptedHash.get(inst.id) ?? configHash(inst.config),
     });
   }
 
   #onGone(inst: Instance, exit: ExitInfo, expected: boolean): void {
     this.#instances.delete(inst);
+    this.#adoptedHash.delete(inst.id);
     this.#ctx.ports.release(inst.port);
     this.#ctx.state.remove(inst.id);
     if (!this.#serving.includes(inst)) return;
@@ -537,6 +662,8 @@ export class App {
   }
 
   #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    // Frozen for a handover: the successor decides from now on (the supervisor refuses operators).
+    if (this.#frozen) return Promise.resolve(undefined as T);
     const run = this.#queue.then(task, task);
     // The queue only orders tasks; a failure belongs to the caller of that task.
     this.#queue = run.catch(() => {});
@@ -563,6 +690,16 @@ export class App {
   #assertOpen(): void {
     if (this.#machine.is('removed')) throw new GvError('GV_ERR_APP_STATE', `app ${this.name} is removed`);
   }
+}
+
+/** A short fingerprint of an app's config: an adopted instance started with another one is replaced. */
+export function configHash(config: AppConfig): string {
+  return createHash('sha256').update(stableJson({ ...config, source: null })).digest('hex').slice(0, 16);
+}
+
+/** Stop a recorded process group that is not going to be adopted (SIGTERM; it was ours to stop). */
+function killGroupOf(r: InstanceRecord): void {
+  if (isSameProcess(r.pid, r.proc_start)) killGroup(r.pgid, 'SIGTERM');
 }
 
 /** What a failure says about the instance: its last probe's answer, or how it exited. */

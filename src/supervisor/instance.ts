@@ -17,8 +17,9 @@ import { StateMachine, type TransitionTable } from './state-machine.js';
 import type { Hooks } from '../plugins/hooks.js';
 import type { ExitInfo, InstanceInfo, InstanceState } from '../plugins/types.js';
 import type { AppLogs } from './app-logs.js';
-import { killGroup, procStartTime } from './proc.js';
+import { isSameProcess, killGroup, procStartTime } from './proc.js';
 import { probeOnce, type Probe } from './readiness.js';
+import { planOutput, removeFifos, reopenOutput, type OutputMode } from './output-pipes.js';
 import { buildSpawnSpec, type ResolvedUser } from './spawn-spec.js';
 
 /** The hook runner as an instance uses it. */
@@ -60,7 +61,22 @@ export interface InstanceOptions {
   liveness: Probe | null;
   events: InstanceEvents;
   timing?: ProbeTiming;
+  /** Where stdout and stderr go (./output-pipes.ts); anonymous pipes by default. */
+  output?: OutputMode;
 }
+
+/** A running process a previous daemon started, to be taken over (see {@link Instance.adopt}). */
+export interface AdoptRecord {
+  pid: number;
+  /** /proc start time recorded at spawn, to be sure the pid is still that process. */
+  procStart: string | null;
+  startedAt: Date;
+  /** The unfinished last line of each stream the previous daemon had read (it is written first). */
+  seed?: { out?: Buffer | null; err?: Buffer | null };
+}
+
+/** How often an adopted process (not this daemon's child: no exit event) is looked at, ms. */
+const ADOPTED_POLL_MS = 200;
 
 /** An instance's state, with `new` before its process is spawned. */
 type Phase = InstanceState | 'new';
@@ -92,7 +108,7 @@ export class Instance {
   readonly port: number;
   readonly host: string;
   readonly config: AppConfig;
-  readonly startedAt = new Date();
+  startedAt = new Date();
   readonly #machine: StateMachine<Phase>;
   #lastError: string | null = null;
   #probeFailures = 0;
@@ -104,6 +120,10 @@ export class Instance {
   #stopRequested = false;
   #killTimer: NodeJS.Timeout | null = null;
   #liveTimer: NodeJS.Timeout | null = null;
+  /** Watches an adopted process, which is not this daemon's child. */
+  #pollTimer: NodeJS.Timeout | null = null;
+  /** True for a process a previous daemon started. */
+  #adopted = false;
   /** Ends the readiness loop's current sleep (the process exited). */
   #wake: (() => void) | null = null;
   readonly #abort = new AbortController();
@@ -151,6 +171,11 @@ export class Instance {
     return this.#probeFailures;
   }
 
+  /** True for a process a previous daemon started (see {@link adopt}). */
+  get adopted(): boolean {
+    return this.#adopted;
+  }
+
   /** True once the process is gone. */
   get gone(): boolean {
     return this.#exit !== null;
@@ -180,26 +205,33 @@ export class Instance {
   async start(): Promise<void> {
     const t0 = Date.now();
     const cfg = this.config;
+    const output = this.#opts.output ?? { kind: 'pipe' as const };
     let child: ChildProcess;
+    let plan: ReturnType<typeof planOutput> | null = null;
     try {
       const spec = buildSpawnSpec(cfg, this.port, this.#opts.user);
+      plan = planOutput(output, this.id);
       child = spawn(spec.file, spec.args, {
         cwd: spec.cwd,
         env: spec.env,
         uid: spec.uid,
         gid: spec.gid,
         detached: true, // its own process group: signals go to -pid and reach the app's children
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: plan.stdio,
       });
     } catch (err) {
+      plan?.afterSpawn();
+      removeFifos(output, this.id);
       const gv = err instanceof GvError ? err : new GvError('GV_ERR_SPAWN', `cannot start ${cfg.command}: ${(err as Error).message}`, { cause: err });
       this.#failSpawn(gv);
       throw gv;
     }
+    plan.afterSpawn();
     this.#child = child;
     if (child.pid === undefined) {
       // spawn() reports ENOENT/EACCES through 'error' without a pid.
       const err = await new Promise<Error>((r) => child.once('error', r));
+      removeFifos(output, this.id);
       const gv = new GvError('GV_ERR_SPAWN', `cannot start ${cfg.command}: ${err.message}`, { cause: err, details: { command: cfg.command } });
       this.#failSpawn(gv);
       throw gv;
@@ -207,7 +239,8 @@ export class Instance {
     this.#pid = child.pid;
     this.#procStart = procStartTime(child.pid);
     child.on('error', () => {}); // errors after spawn (e.g. a failed kill) surface through 'exit'
-    this.#opts.logs.attach(this.id, child.stdout, child.stderr);
+    const streams = plan.streams(child);
+    this.#opts.logs.attach(this.id, streams.stdout, streams.stderr);
     child.once('exit', (code, signal) => this.#onExit({ code, signal }));
     this.#opts.events.spawned(this);
     this.#setState('starting');
@@ -217,9 +250,47 @@ export class Instance {
     this.#startLiveness();
   }
 
-  /** The App stopped sending new work here: state `draining`. */
-  markDraining(): void {
-    if (this.#machine.is('serving', 'unhealthy')) this.#setState('draining');
+  /**
+   * Take over a process a previous daemon started (an upgrade, or a restart after a crash): its
+   * output is read from its FIFOs again, it is watched (it is not this daemon's child: its exit is
+   * seen by looking, every 200 ms and at the end of its output), and it serves once its readiness
+   * check passes, exactly as a new instance would. Rejects like {@link start} (GV_ERR_START_FAILED
+   * when the process is gone); `logsRecovered` is false when its output could not be re-opened (it
+   * was started with anonymous pipes): the caller replaces it.
+   */
+  async adopt(rec: AdoptRecord): Promise<{ logsRecovered: boolean }> {
+    const t0 = Date.now();
+    this.#adopted = true;
+    this.startedAt = rec.startedAt;
+    this.#pid = rec.pid;
+    this.#procStart = rec.procStart;
+    const streams = reopenOutput(this.#opts.output ?? { kind: 'pipe' }, this.id);
+    if (streams) {
+      this.#opts.logs.attach(this.id, streams.stdout, streams.stderr, rec.seed ?? {});
+      // The end of its output is the first sign it is gone.
+      streams.stdout.once('end', () => this.#checkAdopted());
+    }
+    this.#opts.events.spawned(this);
+    this.#setState('starting');
+    this.#pollTimer = setInterval(() => this.#checkAdopted(), ADOPTED_POLL_MS);
+    this.#pollTimer.unref();
+    this.#checkAdopted();
+    await this.#waitReady(t0);
+    this.#setState('serving', { readyMs: Date.now() - t0 });
+    this.#startLiveness();
+    return { logsRecovered: streams !== null };
+  }
+
+  /** An adopted process that is no longer there has exited (how, only its parent could know). */
+  #checkAdopted(): void {
+    if (this.#exit || this.#pid === null) return;
+    if (isSameProcess(this.#pid, this.#procStart)) return;
+    this.#onExit({ code: null, signal: null });
+  }
+
+  /** The App stopped sending new work here (`inFlight` is still open): state `draining`. */
+  markDraining(inFlight = 0): void {
+    if (this.#machine.is('serving', 'unhealthy')) this.#setState('draining', { inFlight });
   }
 
   /**
@@ -363,13 +434,17 @@ export class Instance {
   }
 
   #onExit(exit: ExitInfo): void {
+    if (this.#exit) return;
     this.#exit = exit;
     this.#stopLiveness();
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+    removeFifos(this.#opts.output ?? { kind: 'pipe' }, this.id);
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = null;
     const from = this.#machine.state;
     let expected = this.#stopRequested;
-    const how = exit.signal ? `signal ${exit.signal}` : `code ${exit.code}`;
+    const how = exit.signal ? `signal ${exit.signal}` : exit.code !== null ? `code ${exit.code}` : this.#adopted ? 'how: it was adopted, so not this daemon\'s child' : 'code null';
     switch (from) {
       case 'starting':
         this.#setState('failed', { error: `exited before it was ready (${how})` });
@@ -395,7 +470,7 @@ export class Instance {
   }
 
   /** One transition of {@link INSTANCE_TRANSITIONS} (an illegal one throws GV_ERR_INTERNAL) and its hooks. */
-  #setState(to: InstanceState, extra: { error?: string; signal?: string; readyMs?: number } = {}): void {
+  #setState(to: InstanceState, extra: { error?: string; signal?: string; readyMs?: number; inFlight?: number } = {}): void {
     const left = this.#machine.to(to);
     if (left === null) return;
     const from = left === 'new' ? null : left;
@@ -411,7 +486,7 @@ export class Instance {
         void hooks.emit('onInstanceReady', this.app, { instance, readyMs: extra.readyMs ?? 0 });
         break;
       case 'draining':
-        void hooks.emit('onInstanceDraining', this.app, { instance });
+        void hooks.emit('onInstanceDraining', this.app, { instance, inFlight: extra.inFlight ?? 0 });
         break;
       case 'stopping':
         void hooks.emit('onInstanceStopping', this.app, { instance, signal: extra.signal ?? this.config.stop_signal });

@@ -49,6 +49,11 @@ export class PortPool {
     });
   }
 
+  /** Mark `port` used by an instance this pool did not hand out (one adopted from a previous daemon). */
+  claim(port: number): void {
+    this.#used.add(port);
+  }
+
   /** Give `port` back; releasing a port not held is a no-op. */
   release(port: number): void {
     this.#used.delete(port);

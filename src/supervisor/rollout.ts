@@ -112,7 +112,7 @@ export class Rollout {
     const h = this.#host;
     if (inst.gone) return;
     if (inst.state === 'serving' || inst.state === 'unhealthy' || inst.state === 'draining') {
-      inst.markDraining();
+      inst.markDraining(inFlightOf(h.engine, inst.id));
       const r = await h.engine.drain(inst.target, h.config.drain_timeout);
       void h.hooks.emit('onInstanceDrained', h.name, { instance: inst.info(), drained: r.drained, open: r.open, elapsedMs: r.elapsedMs });
     }
@@ -132,5 +132,14 @@ export class Rollout {
       await to.stop();
       throw err;
     }
+  }
+}
+
+/** Work in flight on one target now, from the engine's counters (0 when it cannot say). */
+function inFlightOf(engine: Engine, id: string): number {
+  try {
+    return engine.stats().targets.find((t) => t.id === id)?.inFlight ?? 0;
+  } catch {
+    return 0;
   }
 }

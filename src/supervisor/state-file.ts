@@ -23,6 +23,8 @@ export interface InstanceRecord {
   started_at: string;
   /** /proc start time of the pid, to tell it from a later process that reused the pid. */
   proc_start: string | null;
+  /** Fingerprint of the app's config it was started with (an adopting daemon replaces a stale one). */
+  config_hash?: string;
 }
 
 interface StateDoc {
@@ -44,10 +46,21 @@ export class StateFile {
   readonly #records = new Map<string, InstanceRecord>();
   #locked = false;
   readonly #onError: (err: GvError) => void;
+  readonly #owner: { pid: number; procStart: string | null } | null;
+  readonly #onChange: (records: InstanceRecord[]) => void;
+  /** Set by {@link detach}: a successor daemon writes the file from now on. */
+  #detached = false;
 
-  /** `onError` hears about writes that failed (the daemon keeps running; the next write retries). */
-  constructor(runDir: string, onError: (err: GvError) => void = () => {}) {
+  /**
+   * `onError` hears about writes that failed (the daemon keeps running; the next write retries).
+   * `opts.owner` is the process the lock names (default this one): gracevisord's holder, so that a
+   * successor daemon under the same holder may take the run directory over. `opts.onChange` hears
+   * the records after every write.
+   */
+  constructor(runDir: string, onError: (err: GvError) => void = () => {}, opts: { owner?: { pid: number; procStart: string | null }; onChange?: (records: InstanceRecord[]) => void } = {}) {
     this.#onError = onError;
+    this.#owner = opts.owner ?? null;
+    this.#onChange = opts.onChange ?? (() => {});
     this.dir = runDir;
     this.path = join(runDir, 'state.json');
     this.lockPath = join(runDir, 'gracevisord.lock');
@@ -63,7 +76,8 @@ export class StateFile {
     } catch (err) {
       throw new GvError('GV_ERR_STATE_FILE', `cannot create run_dir ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
-    const mine = JSON.stringify({ pid: process.pid, proc_start: procStartTime(process.pid) });
+    const ownerPid = this.#owner?.pid ?? process.pid;
+    const mine = JSON.stringify({ pid: ownerPid, proc_start: this.#owner ? this.#owner.procStart : procStartTime(process.pid) });
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fh = await open(this.lockPath, 'wx', 0o600);
@@ -82,7 +96,9 @@ export class StateFile {
       } catch {
         // Unreadable or half-written lock: treat as stale.
       }
-      if (typeof holder.pid === 'number' && holder.pid !== process.pid && isSameProcess(holder.pid, holder.proc_start ?? null)) {
+      // A lock that names our own owner (this process, or the holder a predecessor daemon shared
+      // with us) is ours to take over.
+      if (typeof holder.pid === 'number' && holder.pid !== ownerPid && isSameProcess(holder.pid, holder.proc_start ?? null)) {
         throw new GvError('GV_ERR_DAEMON_RUNNING', `another gracevisord (pid ${holder.pid}) is running with run_dir ${this.dir}`, {
           details: { pid: holder.pid, runDir: this.dir },
         });
@@ -92,9 +108,43 @@ export class StateFile {
     throw new GvError('GV_ERR_STATE_FILE', `cannot take the lock ${this.lockPath}`);
   }
 
+  /**
+   * Hand the run directory to a successor daemon: from now on this one writes neither the state
+   * file nor removes the lock (the successor has both).
+   */
+  detach(): void {
+    this.#detached = true;
+  }
+
+  /** Undo {@link detach} (the successor died first): write the records again, now. */
+  reattach(): void {
+    this.#detached = false;
+    this.#write();
+  }
+
+  /**
+   * Sort what a previous run left: records `keep` accepts whose process still runs are returned to
+   * be adopted (and stay recorded); every other live one is stopped as {@link recover} does. The
+   * state file is rewritten with the kept records only.
+   */
+  async takeLeftovers(keep: (r: InstanceRecord) => boolean, graceMs = 2000): Promise<{ adopt: InstanceRecord[]; stopped: RecoveredInstance[] }> {
+    const leftovers = await this.readLeftovers();
+    const adopt: InstanceRecord[] = [];
+    const rest: InstanceRecord[] = [];
+    for (const r of leftovers) {
+      if (keep(r) && isSameProcess(r.pid, r.proc_start)) adopt.push(r);
+      else rest.push(r);
+    }
+    const stopped = await Promise.all(rest.map((r) => stopLeftover(r, graceMs)));
+    this.#records.clear();
+    for (const r of adopt) this.#records.set(r.id, r);
+    await this.flush();
+    return { adopt, stopped };
+  }
+
   /** Release the run directory (the lock file is removed). */
   async unlock(): Promise<void> {
-    if (!this.#locked) return;
+    if (!this.#locked || this.#detached) return;
     this.#locked = false;
     await unlink(this.lockPath).catch(() => {});
   }
@@ -124,23 +174,7 @@ export class StateFile {
    */
   async recover(graceMs = 2000): Promise<RecoveredInstance[]> {
     const leftovers = await this.readLeftovers();
-    const out: RecoveredInstance[] = [];
-    await Promise.all(leftovers.map(async (rec) => {
-      if (!isSameProcess(rec.pid, rec.proc_start)) {
-        out.push({ ...rec, outcome: 'gone' });
-        return;
-      }
-      killGroup(rec.pgid, 'SIGTERM');
-      const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && groupAlive(rec.pgid)) await sleep(20);
-      if (groupAlive(rec.pgid)) {
-        killGroup(rec.pgid, 'SIGKILL');
-        while (groupAlive(rec.pgid) && Date.now() < deadline + 2000) await sleep(10);
-        out.push({ ...rec, outcome: 'killed' });
-      } else {
-        out.push({ ...rec, outcome: 'stopped' });
-      }
-    }));
+    const out = await Promise.all(leftovers.map((rec) => stopLeftover(rec, graceMs)));
     await this.flush();
     return out;
   }
@@ -176,17 +210,33 @@ export class StateFile {
    * A failure is reported and the daemon goes on; the next change writes again.
    */
   #write(): void {
-    if (!this.#locked) return;
+    if (!this.#locked || this.#detached) return;
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       mkdirSync(this.dir, { recursive: true });
       const doc: StateDoc = { daemon: { pid: process.pid, proc_start: procStartTime(process.pid) }, instances: this.records() };
       writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
       renameSync(tmp, this.path);
+      this.#onChange(doc.instances);
     } catch (err) {
       this.#onError(new GvError('GV_ERR_STATE_FILE', `cannot write ${this.path}: ${(err as Error).message}`, { cause: err }));
     }
   }
+}
+
+/**
+ * Stop one recorded process group: SIGTERM, up to `graceMs`, then SIGKILL. A pid that now belongs
+ * to another process (its start time differs) is left alone: `gone`.
+ */
+async function stopLeftover(rec: InstanceRecord, graceMs: number): Promise<RecoveredInstance> {
+  if (!isSameProcess(rec.pid, rec.proc_start)) return { ...rec, outcome: 'gone' };
+  killGroup(rec.pgid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && groupAlive(rec.pgid)) await sleep(20);
+  if (!groupAlive(rec.pgid)) return { ...rec, outcome: 'stopped' };
+  killGroup(rec.pgid, 'SIGKILL');
+  while (groupAlive(rec.pgid) && Date.now() < deadline + 2000) await sleep(10);
+  return { ...rec, outcome: 'killed' };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { GvConfigError, GvError } from '../errors.js';
 import type { AppConfig, Config } from '../config/model.js';
 import { DEFAULT_READ_BOUNDS, loadAppFile, loadConfig, type LoadOptions, type ReadBounds } from '../config/load.js';
+import { suggest } from '../config/suggest.js';
 import type { Engine } from '../plugins/engine.js';
 import { Hooks } from '../plugins/hooks.js';
 import { configLoadOptions } from '../plugins/loader.js';
@@ -22,7 +23,10 @@ import type { ProbeTiming } from './instance.js';
 import { PortPool } from './port-pool.js';
 import { groupUsage } from './proc.js';
 import type { BackoffOptions } from './restart-policy.js';
-import { StateFile } from './state-file.js';
+import { stableJson } from './stable-json.js';
+import { StateFile, type InstanceRecord } from './state-file.js';
+import { NO_KEEPER, tcpKey, type Keeper } from './handover.js';
+import type { OutputMode } from './output-pipes.js';
 
 /** Options of {@link Supervisor.load}. */
 export interface SupervisorOptions {
@@ -51,6 +55,18 @@ export interface SupervisorOptions {
    * TypeScript sources again).
    */
   configBounds?: ReadBounds | false;
+  /**
+   * Whoever keeps listeners and instance pipes alive across daemons (./handover.ts): gracevisord's
+   * holder. Default: nothing is kept (an embedded supervisor).
+   */
+  keeper?: Keeper;
+  /** Instance output through anonymous pipes (default) or FIFOs in `<run_dir>/pipes` (with a keeper). */
+  output?: 'pipe' | 'fifo';
+  /**
+   * The process the run directory's lock names: the holder, in gracevisord, so that the daemon that
+   * succeeds this one (an upgrade, a restart after a crash) may take it. Default: this process.
+   */
+  lockOwner?: { pid: number; procStart: string | null };
 }
 
 /** The daemon's core. */
@@ -71,6 +87,10 @@ export class Supervisor implements SupervisorApi {
   readonly budget = new Budget(Infinity);
   #nextId = 0;
   #started = false;
+  /** Set by {@link freeze}: handing over to a successor; nothing changes any more. */
+  #frozen = false;
+  readonly #keeper: Keeper;
+  readonly #output: OutputMode;
   #shutdown: Promise<void> | null = null;
   #reloading: Promise<unknown> = Promise.resolve();
 
@@ -82,7 +102,12 @@ export class Supervisor implements SupervisorApi {
     this.#ownLog = ownLog;
     this.#opts = opts;
     this.ports = new PortPool(config.port_range);
-    this.stateFile = new StateFile(config.run_dir, (err) => log.error(err.message, { code: err.code }));
+    this.#keeper = opts.keeper ?? NO_KEEPER;
+    this.#output = opts.output === 'fifo' ? { kind: 'fifo', dir: join(config.run_dir, 'pipes') } : { kind: 'pipe' };
+    this.stateFile = new StateFile(config.run_dir, (err) => log.error(err.message, { code: err.code }), {
+      ...(opts.lockOwner && { owner: opts.lockOwner }),
+      onChange: (records) => this.#keeper.instances(records, config.run_dir),
+    });
     this.#logFiles = new LogFilePool((file, err) => log.error('app log file failed', { file, error: err.message }));
   }
 
@@ -111,7 +136,7 @@ export class Supervisor implements SupervisorApi {
   /** The App objects (tests and embedders). */
   app(name: string): App {
     const app = this.#apps.get(name);
-    if (!app) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named ${name}`, { details: { app: name } });
+    if (!app) throw appNotFound(name, [...this.#apps.keys()]);
     return app;
   }
 
@@ -122,7 +147,7 @@ export class Supervisor implements SupervisorApi {
    * its first attempt; rejects only if the run directory is taken or a listener cannot bind (then
    * everything bound so far is closed again).
    */
-  async start(): Promise<void> {
+  async start(opts: { takeover?: boolean } = {}): Promise<void> {
     if (this.#started) throw new GvError('GV_ERR_APP_STATE', 'the supervisor is already started');
     this.#started = true;
     await this.stateFile.lock();
@@ -132,10 +157,7 @@ export class Supervisor implements SupervisorApi {
       const fds = await raiseNofile();
       if (fds.error) this.log.warn('cannot raise the open files limit', { soft: fds.before?.soft, hard: fds.before?.hard, error: fds.error });
       this.#sizeBudget(this.#config);
-      const recovered = await this.stateFile.recover(this.#opts.recoveryGraceMs ?? 2000);
-      for (const r of recovered) {
-        this.log.warn('stopped an instance a previous run left', { event: 'recovered_instance', app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
-      }
+      const leftovers = await this.#leftovers();
       const apps: App[] = [];
       // One app that cannot run (unknown user, …) does not keep the others down: it shows as fatal.
       for (const cfg of this.#config.apps) apps.push(await App.create(cfg, this.#context(), { tolerateSetupError: true }));
@@ -150,17 +172,52 @@ export class Supervisor implements SupervisorApi {
         throw err;
       }
       for (const app of apps) this.#apps.set(app.name, app);
+      for (const app of apps) this.#keep(app);
       await Promise.all(apps.map(async (app) => {
         void this.hooks.emit('onAppAdded', app.name, { config: app.config });
-        await app.start();
+        const left = leftovers.get(app.name);
+        if (left) {
+          for (const r of await app.adopt(left, (id, stream) => this.#keeper.partial(id, stream))) {
+            const fields = { event: 'adopted_instance', app: app.name, instance: r.id, outcome: r.outcome, ...(r.why && { why: r.why }) };
+            if (r.outcome === 'adopted') this.log.info('took over an instance a previous daemon started', fields);
+            else this.log.warn(r.outcome === 'replaced' ? 'took over an instance a previous daemon started; replacing it' : 'could not take over an instance a previous daemon started', fields);
+          }
+        } else {
+          await app.start();
+        }
         this.log.info('app started', { event: 'app_started', app: app.name, address: app.status().address, state: app.status().state });
       }));
     } catch (err) {
-      await this.stateFile.unlock();
+      // A takeover that fails leaves the run directory to the daemon it was taking over from.
+      if (!opts.takeover) await this.stateFile.unlock();
       throw err;
     }
     void this.hooks.emit('onDaemonReady', null, { config: this.#config });
     this.log.info('gracevisord ready', { event: 'daemon_ready', apps: this.#apps.size, config: this.#config.file });
+  }
+
+  /**
+   * What a previous daemon left running, by app, to be adopted. Only a daemon with a keeper adopts
+   * (its predecessor's listeners and instance output were kept for it); without one, and for apps no
+   * longer in the config, every leftover is stopped instead.
+   */
+  async #leftovers(): Promise<Map<string, InstanceRecord[]>> {
+    const byApp = new Map<string, InstanceRecord[]>();
+    const names = new Set(this.#config.apps.map((a) => a.name));
+    const grace = this.#opts.recoveryGraceMs ?? 2000;
+    const keep = this.#keeper !== NO_KEEPER ? (r: InstanceRecord): boolean => names.has(r.app) : (): boolean => false;
+    const { adopt, stopped } = await this.stateFile.takeLeftovers(keep, grace);
+    for (const r of stopped) {
+      this.log.warn('stopped an instance a previous run left', { event: 'recovered_instance', app: r.app, instance: r.id, pid: r.pid, port: r.port, outcome: r.outcome });
+    }
+    for (const r of adopt) byApp.set(r.app, [...(byApp.get(r.app) ?? []), r]);
+    return byApp;
+  }
+
+  /** Give an app's listener to the keeper (a successor daemon takes it back by key). */
+  #keep(app: App): void {
+    const h = app.engine.handle?.() ?? null;
+    if (h) this.#keeper.hold(tcpKey(app.config.external_host, app.config.external_port), h);
   }
 
   status(app?: string): AppStatus[] {
@@ -172,26 +229,31 @@ export class Supervisor implements SupervisorApi {
   }
 
   async startApp(name: string): Promise<AppStatus> {
+    this.#assertNotFrozen();
     const app = this.app(name);
     await app.start();
     return app.status();
   }
 
   async stopApp(name: string): Promise<AppStatus> {
+    this.#assertNotFrozen();
     const app = this.app(name);
     await app.stop();
     return app.status();
   }
 
   async restartApp(name: string): Promise<RestartResult> {
+    this.#assertNotFrozen();
     return this.app(name).restart({ reason: 'operator' });
   }
 
   async restartAll(): Promise<RestartResult[]> {
+    this.#assertNotFrozen();
     return Promise.all([...this.#apps.values()].map((a) => a.restart({ reason: 'operator' })));
   }
 
   async killApp(name: string): Promise<AppStatus> {
+    this.#assertNotFrozen();
     const app = this.app(name);
     await app.kill();
     return app.status();
@@ -203,7 +265,11 @@ export class Supervisor implements SupervisorApi {
    * whose listen address or engine changed is removed and added again), leave unchanged ones alone.
    */
   reload(): Promise<ReloadResult> {
-    const run = this.#reloading.then(() => this.#reload()).catch((err: unknown) => {
+    if (this.#frozen) return Promise.reject(new GvError('GV_ERR_DAEMON_UPGRADING', 'the daemon is handing over to its successor (an upgrade); reload once it is done'));
+    const run = this.#reloading.then(() => {
+      void this.hooks.emit('onReloadStarted', null, {});
+      return this.#reload();
+    }).catch((err: unknown) => {
       const gv = GvError.from(err);
       const errors = (err instanceof GvConfigError ? err.errors : [gv]).map((e) => ({ code: e.code, message: e.message.split('\n')[0]!, ...(e.pos && { pos: e.pos }) }));
       void this.hooks.emit('onReloadFailed', null, { error: { code: gv.code, message: gv.message.split('\n')[0]! }, errors });
@@ -288,6 +354,7 @@ export class Supervisor implements SupervisorApi {
 
   /** Add one app from a file (either syntax); GV_ERR_APP_EXISTS or GV_ERR_CONFIG_DUPLICATE_LISTEN on a clash. */
   async addApp(file: string): Promise<AppStatus> {
+    this.#assertNotFrozen();
     const cfg = await loadAppFile(file, { registry: this.registry.configView(), base: { logger: this.#config.logger, user: this.#config.user }, ...boundsOf(this.#opts) });
     if (this.#apps.has(cfg.name)) throw new GvError('GV_ERR_APP_EXISTS', `an app named ${cfg.name} already exists`, { details: { app: cfg.name } });
     if (this.#addressTaken(cfg)) {
@@ -300,6 +367,7 @@ export class Supervisor implements SupervisorApi {
   }
 
   async removeApp(name: string): Promise<void> {
+    this.#assertNotFrozen();
     this.app(name);
     await this.#removeApp(name);
   }
@@ -308,8 +376,64 @@ export class Supervisor implements SupervisorApi {
     return this.app(name).logFiles;
   }
 
+  daemonLogFile(): string | null {
+    return this.log.file;
+  }
+
   plugins(): RegistryEntry[] {
     return this.registry.list();
+  }
+
+  /**
+   * Hand over to a successor daemon, step one (docs/architecture.md "Restartable daemon"): from now
+   * on every change is refused (GV_ERR_DAEMON_UPGRADING) and nothing is started, restarted or
+   * retried; every app's output is no longer read here and its log files are closed; the state file
+   * is no longer written. Resolves with each instance's unfinished output line, for the successor.
+   * The instances run on and the engines keep serving.
+   */
+  async freeze(): Promise<Map<string, { out: Buffer | null; err: Buffer | null }>> {
+    this.#frozen = true;
+    const partials = new Map<string, { out: Buffer | null; err: Buffer | null }>();
+    for (const m of await Promise.all([...this.#apps.values()].map((a) => a.freeze()))) for (const [k, v] of m) partials.set(k, v);
+    this.stateFile.detach();
+    return partials;
+  }
+
+  /**
+   * A takeover that failed before this daemon served: kill only what it started itself, leave the
+   * adopted instances and the run directory to the daemon it was taking over from, and write nothing.
+   */
+  async abandon(): Promise<void> {
+    this.#frozen = true;
+    this.stateFile.detach();
+    await Promise.all([...this.#apps.values()].map((a) => a.abandon()));
+    this.#apps.clear();
+  }
+
+  /** Undo {@link freeze}: the successor died before it took over; carry on as before. */
+  thaw(): void {
+    if (!this.#frozen) return;
+    this.#frozen = false;
+    for (const a of this.#apps.values()) a.thaw();
+    this.stateFile.reattach();
+    this.log.warn('the new daemon did not take over; carrying on', { event: 'handover_aborted' });
+  }
+
+  /** Step two, once the successor serves: every engine stops accepting and finishes its open work. The instances are left running. */
+  async retire(): Promise<void> {
+    await Promise.all([...this.#apps.values()].map((a) => a.retire()));
+    this.#apps.clear();
+    this.log.info('handed over to the new daemon', { event: 'handed_over' });
+    if (this.#ownLog) await this.log.close();
+  }
+
+  /** True once {@link freeze} ran. */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
+  #assertNotFrozen(): void {
+    if (this.#frozen) throw new GvError('GV_ERR_DAEMON_UPGRADING', 'the daemon is handing over to its successor (an upgrade); try again in a moment');
   }
 
   /** Stop every app in parallel (drain, stop), close the listeners, release the run directory. */
@@ -337,6 +461,7 @@ export class Supervisor implements SupervisorApi {
         throw err;
       }
     }
+    this.#keep(app);
     this.#apps.set(app.name, app);
     void this.hooks.emit('onAppAdded', app.name, { config: app.config });
     await app.start();
@@ -347,6 +472,7 @@ export class Supervisor implements SupervisorApi {
     if (!app) return;
     this.#apps.delete(name);
     this.#addedFiles.delete(name);
+    this.#keeper.drop(tcpKey(app.config.external_host, app.config.external_port));
     await app.close();
     void this.hooks.emit('onAppRemoved', name, { name });
   }
@@ -378,6 +504,11 @@ export class Supervisor implements SupervisorApi {
       createEngine: (cfg) => this.#createEngine(cfg),
       healthcheck: (type) => this.registry.healthcheck(type),
       nextId: (app) => `${app}#${++this.#nextId}`,
+      reserveId: (id) => {
+        const n = Number(id.slice(id.lastIndexOf('#') + 1));
+        if (Number.isInteger(n) && n > this.#nextId) this.#nextId = n;
+      },
+      output: this.#output,
       ...(this.#opts.backoff && { backoff: this.#opts.backoff }),
       ...(this.#opts.probeTiming && { probeTiming: this.#opts.probeTiming }),
     };
@@ -401,8 +532,21 @@ export class Supervisor implements SupervisorApi {
       keepAliveMs: cfg.keepalive_timeout,
       headerTimeoutMs: cfg.header_timeout,
       trustedProxies: cfg.trusted_proxies,
+      ...this.#inherited(cfg),
     });
   }
+
+  /** The listening socket the previous daemon had for this app's address, if the keeper has one. */
+  #inherited(cfg: AppConfig): { listenHandle?: object } {
+    const h = this.#keeper.take(tcpKey(cfg.external_host, cfg.external_port));
+    return h ? { listenHandle: h } : {};
+  }
+}
+
+/** GV_ERR_APP_NOT_FOUND for `name`, with the nearest app name as a suggestion. */
+export function appNotFound(name: string, known: readonly string[]): GvError {
+  const suggestion = suggest(name, known);
+  return new GvError('GV_ERR_APP_NOT_FOUND', `no app named "${name}"${suggestion ? `; did you mean "${suggestion}"?` : ''}`, { details: { app: name, suggestion } });
 }
 
 /** The load option for a supervisor's config bounds. */
@@ -421,12 +565,4 @@ const ENGINE_KEYS = ['external_host', 'external_port', 'proxy', 'queue_timeout',
 /** A change that needs a new listener (or engine): remove and add rather than restart. */
 function listenerChanged(a: AppConfig, b: AppConfig): boolean {
   return ENGINE_KEYS.some((k) => stableJson(a[k]) !== stableJson(b[k]));
-}
-
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
 }
