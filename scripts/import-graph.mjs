@@ -21,7 +21,7 @@ export const LAYERS = [
   { name: 'observe', match: (f) => f.startsWith('observe/') },
   { name: 'control', match: (f) => f.startsWith('control/') },
   { name: 'builtins', match: (f) => f === 'builtins.ts' },
-  { name: 'cli', match: (f) => f.startsWith('cli/') || f === 'index.ts' },
+  { name: 'cli', match: (f) => f.startsWith('cli/') || f === 'index.ts' || f.startsWith('public/') },
 ];
 
 /** The layer index of a file (path relative to src/), or -1. */

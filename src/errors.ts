@@ -56,6 +56,8 @@ export const ErrorCodes = {
   GV_ERR_USER_SWITCH: 'the daemon cannot run an app as another user',
   GV_ERR_STATE_FILE: 'the run directory state file cannot be read or written',
   GV_ERR_DAEMON_RUNNING: 'another daemon already holds this run directory',
+  GV_ERR_DAEMON_UPGRADING: 'the daemon is handing over to its successor: nothing can be changed until it is done',
+  GV_ERR_UPGRADE_FAILED: 'the new daemon could not take over; the running one keeps serving',
   // control plane
   GV_ERR_CONTROL_BAD_REQUEST: 'a malformed control request',
   GV_ERR_CONTROL_UNAUTHORIZED: 'a control request without the right token',
@@ -63,6 +65,8 @@ export const ErrorCodes = {
   GV_ERR_CONTROL_UNREACHABLE: 'the daemon is not running or its control socket is unreachable',
   GV_ERR_CONTROL_FAILED: 'the daemon refused or failed the command',
   GV_ERR_CONTROL_LISTEN: 'the control API cannot bind its socket or port (another daemon may own it)',
+  GV_ERR_WEB_CSRF: 'a dashboard request that changes something came without its session\'s CSRF token, or from another origin',
+  GV_ERR_WEB_BUSY: 'the dashboard already serves as many live streams or login attempts as it allows',
   GV_ERR_INTERNAL: 'a bug: an error gracevisor did not expect',
 } as const;
 

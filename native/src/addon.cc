@@ -2,9 +2,15 @@
 // it pairs of connected socket fds and hears back, on its own thread, when each pair has ended.
 #include <napi.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "splice-loop.h"
 
@@ -40,6 +46,10 @@ const char* ErrnoName(int err) {
     case ENOMEM: return "ENOMEM";
     case EINVAL: return "EINVAL";
     case ESHUTDOWN: return "ESHUTDOWN";
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EAGAIN: return "EAGAIN";
+    case EPROTOTYPE: return "EPROTOTYPE";
     default: return "EIO";
   }
 }
@@ -219,8 +229,35 @@ class Splicer : public Napi::ObjectWrap<Splicer> {
   bool hooked_ = false;
 };
 
+// notify(socketPath, message): one datagram to an AF_UNIX SOCK_DGRAM socket, the sd_notify(3) protocol
+// (Node's dgram has no unix sockets). A path starting with '@' is in the abstract namespace. Returns
+// null once sent, or the errno name.
+Napi::Value Notify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    Napi::TypeError::New(env, "notify(socketPath: string, message: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>();
+  std::string msg = info[1].As<Napi::String>();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) return Napi::String::New(env, "EINVAL");
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::String::New(env, ErrnoName(errno));
+  ssize_t n = sendto(fd, msg.data(), msg.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr), len);
+  int err = n < 0 ? errno : 0;
+  close(fd);
+  if (err != 0) return Napi::String::New(env, ErrnoName(err));
+  return env.Null();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Splicer", Splicer::Init(env));
+  exports.Set("notify", Napi::Function::New(env, Notify, "notify"));
   exports.Set("platform", Napi::String::New(env, "linux"));
   return exports;
 }

@@ -14,11 +14,16 @@
  */
 import { createRegistry } from '../builtins.js';
 import { GvConfigError, GvError, isGvError } from '../errors.js';
+import { forgetLastDaemon, recordLastDaemon } from '../control/last-daemon.js';
 import { MetricsListener } from '../control/metrics-listener.js';
 import { ControlServer } from '../control/server.js';
+import type { UpgradeBody } from '../control/wire.js';
 import { Observability } from '../observe/index.js';
 import { resolveServerToken } from '../control/token.js';
 import { DaemonLog } from '../supervisor/daemon-log.js';
+import { SdNotifier } from './sd-notify.js';
+import type { HolderLink } from './holder-link.js';
+import { procStartTime } from '../supervisor/proc.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { VERSION } from '../version.js';
 
@@ -50,26 +55,75 @@ function forceKill(pid: number): void {
   }
 }
 
-/** Run the daemon in the foreground; resolves with the process exit status once it has stopped. */
-export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableStream }): Promise<number> {
+/** CLOCK_MONOTONIC in microseconds (libuv's hrtime is CLOCK_MONOTONIC), as RELOADING=1 wants it. */
+function monotonicUsec(): string {
+  return String(process.hrtime.bigint() / 1000n);
+}
+
+/** `POST /v1/upgrade` under the holder: its answer, or GV_ERR_UPGRADE_FAILED with the new daemon's error. */
+async function upgradeThrough(link: HolderLink): Promise<UpgradeBody> {
+  const r = await link.upgrade();
+  if (!r.ok) throw new GvError(r.code === 'GV_ERR_DAEMON_UPGRADING' ? 'GV_ERR_DAEMON_UPGRADING' : 'GV_ERR_UPGRADE_FAILED', r.message);
+  return { from: r.from, to: r.to, durationMs: r.durationMs };
+}
+
+/** One line for systemctl status: how many apps serve, and which do not. */
+function serving(sup: Supervisor): string {
+  const apps = sup.status();
+  const down = apps.filter((a) => a.state !== 'running' && a.state !== 'restarting').map((a) => `${a.name} ${a.state}`);
+  return `${apps.length - down.length} of ${apps.length} apps serving${down.length > 0 ? `; ${down.join(', ')}` : ''}`;
+}
+
+/** The holder this worker runs under, from the environment the holder gave it. */
+function holderOf(env: NodeJS.ProcessEnv): { pid: number; procStart: string | null } | null {
+  const pid = Number(env.GRACEVISOR_HOLDER_PID);
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  return { pid, procStart: env.GRACEVISOR_HOLDER_START || procStartTime(pid) };
+}
+
+/**
+ * Run the daemon in the foreground; resolves with the process exit status once it has stopped.
+ * With `link` this process is the worker of gracevisord's holder (./holder.ts): its listeners and
+ * instance pipes are kept across daemons, it adopts what a previous one left running, and it can
+ * hand over to a successor (an upgrade).
+ */
+export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableStream }, link: HolderLink | null = null): Promise<number> {
   const log = new DaemonLog();
   const onUncaught = (err: unknown): void => log.error('uncaught exception (the daemon keeps running)', { error: describe(err) });
   const onUnhandled = (err: unknown): void => log.error('unhandled promise rejection (the daemon keeps running)', { error: describe(err) });
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUnhandled);
+  // Read (and taken out of the environment) before any app is spawned.
+  const sd = new SdNotifier(process.env, (why) => log.warn(why, { event: 'notify_failed' }));
 
+  const holder = link ? holderOf(process.env) : null;
   let sup: Supervisor;
   try {
-    sup = await Supervisor.load(confPath, { log, createRegistry });
+    sup = await Supervisor.load(confPath, {
+      log,
+      createRegistry,
+      ...(link && { keeper: link, output: 'fifo' as const }),
+      ...(holder && { lockOwner: holder }),
+    });
   } catch (err) {
+    let why: string;
     if (err instanceof GvConfigError) {
       for (const e of err.errors) io.stderr.write(oneLine(e) + '\n');
       io.stderr.write(`gracevisord: the configuration did not load (${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}); nothing was started\n`);
+      why = err.errors.map(oneLine).join('; ');
     } else {
       io.stderr.write(`gracevisord: ${describe(err)}\n`);
+      why = describe(err).split('\n')[0]!;
     }
+    link?.exiting(EXIT_FAILED, 'startup-failed', why);
     await log.close();
     return EXIT_FAILED;
+  }
+  // Under the holder: wait for how to start (a takeover waits until the running daemon froze).
+  const init = link ? await link.loaded() : { mode: 'start' as const, previous: null };
+  if (init.previous) {
+    const p = init.previous;
+    log.warn(`the previous daemon (pid ${p.pid}) crashed (${p.signal ? `signal ${p.signal}` : `exit ${p.code}`}); taking over its apps and sockets`, { event: 'daemon_recovering', previous: p.pid });
   }
 
   const config = sup.config;
@@ -90,12 +144,16 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     log.error('cannot open the control API; nothing was started', { event: 'startup_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
     await control?.close().catch(() => undefined);
     await observe.close(0);
-    await sup.shutdown(null).catch(() => undefined);
+    if (init.mode === 'takeover') await sup.abandon().catch(() => undefined);
+    else await sup.shutdown(null).catch(() => undefined);
     log.info('gracevisord stopped', { event: 'daemon_stopped', reason: 'control API failed', exitCode: EXIT_FAILED });
+    link?.exiting(EXIT_FAILED, 'startup-failed', describe(err).split('\n')[0]!);
     await log.close();
     return EXIT_FAILED;
   }
   const controlServer: ControlServer = control;
+  // Where this daemon listens, for gracevisorctl to fall back to when a config does not load.
+  await recordLastDaemon({ socket: config.rpc.socket, conf: config.file, pid: process.pid });
   const tcpAddr = controlServer.tcpAddress();
   const metricsAddr = metricsListener?.address();
   log.info('control API listening', {
@@ -124,6 +182,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       return;
     }
     stopping = true;
+    void sd.notify({ STOPPING: 1, STATUS: `stopping (${signal})` });
     log.info(`${signal}: shutting down`, { event: 'shutting_down', signal });
     controlServer.stopAccepting();
     try {
@@ -134,6 +193,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     await observe.close();
     await metricsListener?.close();
     await controlServer.close();
+    await forgetLastDaemon(config.file);
     log.info('gracevisord stopped', { event: 'daemon_stopped', reason: signal, exitCode });
     resolveExit(exitCode);
   };
@@ -164,12 +224,30 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   process.on('SIGINT', onInt);
   process.on('SIGHUP', reload);
 
+  // systemd's view of reloads, from SIGHUP and from the control API alike.
+  const notifyHooks = sup.hooks.subscriber('gracevisord');
+  notifyHooks.on('onReloadStarted', () => void sd.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: 'reloading the configuration' }));
+  notifyHooks.on('onConfigReloaded', () => void sd.notify({ READY: 1, STATUS: serving(sup) }));
+  notifyHooks.on('onReloadFailed', (_ctx, e) => void sd.notify({ READY: 1, STATUS: `reload failed (${e.error.code}), nothing was changed; ${serving(sup)}` }));
   try {
-    log.info('gracevisord starting', { event: 'daemon_starting', version: VERSION, pid: process.pid, config: config.file });
-    await sup.start();
+    log.info('gracevisord starting', { event: 'daemon_starting', version: VERSION, pid: process.pid, config: config.file, mode: init.mode });
+    await sup.start({ takeover: init.mode === 'takeover' });
+    link?.ready(VERSION);
+    // Every app serves, or failed its first attempt (and shows as such): either way the daemon is up,
+    // and holding systemd at "activating" would only get every app killed at TimeoutStartSec. Under
+    // the holder, the holder is the main process systemd follows, whichever worker serves.
+    void sd.notify({ READY: 1, MAINPID: holder?.pid ?? process.pid, STATUS: serving(sup) });
   } catch (err) {
     log.error('startup failed; stopping', { event: 'startup_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
-    void shutdown('startup failure', EXIT_FAILED);
+    if (init.mode === 'takeover') {
+      // The daemon being taken over keeps everything: leave what was adopted, exit.
+      await sup.abandon().catch(() => undefined);
+      link?.exiting(EXIT_FAILED, 'startup-failed', describe(err).split('\n')[0]!);
+      resolveExit(EXIT_FAILED);
+    } else {
+      link?.exiting(EXIT_FAILED, 'startup-failed', describe(err).split('\n')[0]!);
+      void shutdown('startup failure', EXIT_FAILED);
+    }
   }
 
   const code = await exited;

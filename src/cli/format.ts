@@ -6,11 +6,16 @@ import type { GvEvent } from '../observe/index.js';
 import type { AppStatus } from '../supervisor/api.js';
 import type { RegistryEntry } from '../plugins/types.js';
 
+/** The width a cell takes on screen: its length without ANSI colour codes. */
+function visible(cell: string): number {
+  return cell.replace(/\x1b\[[0-9;]*m/g, '').length;
+}
+
 /** Rows of cells as left-aligned columns separated by two spaces; trailing spaces trimmed. */
 export function table(rows: string[][], indent = ''): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, visible(cell)); });
+  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat(widths[i]! - visible(cell)))).join('  ').trimEnd()).join('\n') + '\n';
 }
 
 /** `850ms`, `12s`, `5m02s`, `3h07m`, `2d04h`: how long an instance has been in its state. */
@@ -51,10 +56,36 @@ export function formatStatus(apps: AppStatus[]): string {
   }).join('\n');
 }
 
-/** `plugins list`: id, kind, plugin, what of the config uses it, and available or the reason it is not. */
+/** Requests per second by app name and by instance id, for the live view. */
+export type Rates = Map<string, number>;
+
+/**
+ * One frame of `status --watch` (PM2's monit is the model): per app its state, requests per second
+ * and restarts; per instance its state, uptime, CPU, memory, requests per second and work in flight.
+ */
+export function formatWatch(apps: AppStatus[], rates: Rates, paint: { ok(s: string): string; bad(s: string): string; warn(s: string): string; dim(s: string): string; bold(s: string): string }, now: Date): string {
+  const stateOf = (s: string): string => (s === 'running' || s === 'serving' ? paint.ok(s) : s === 'fatal' || s === 'failed' || s === 'unhealthy' ? paint.bad(s) : paint.warn(s));
+  const rate = (k: string): string => (rates.has(k) ? `${rates.get(k)!.toFixed(1)}/s` : '-');
+  const rows: string[][] = [['APP / INSTANCE', 'STATE', 'UPTIME', 'CPU', 'RSS', 'REQ/S', 'IN FLIGHT', 'RESTARTS']];
+  for (const a of apps) {
+    rows.push([paint.bold(a.name), stateOf(a.state), '', '', '', rate(a.name), String(a.stats.targets.reduce((n, tg) => n + tg.inFlight, 0)), String(a.restarts)]);
+    for (const i of a.instances) {
+      const tg = a.stats.targets.find((x) => x.id === i.id);
+      rows.push([`  ${i.active ? '*' : ' '} ${i.id}`, stateOf(i.state), shortDuration(i.uptimeMs), i.cpuSeconds === null ? '-' : `${i.cpuSeconds.toFixed(1)}s`, i.rssBytes === null ? '-' : bytes(i.rssBytes), rate(i.id), tg ? String(tg.inFlight) : '-', '']);
+    }
+  }
+  return `${paint.dim(`gracevisor  ${now.toISOString()}  (Ctrl-C to quit)`)}
+
+${table(rows)}`;
+}
+
+/**
+ * `plugins list`: id, plugin, what of the config uses it, available (or the reason it is not), and
+ * what it does. The kind is the id's first part.
+ */
 export function formatPlugins(entries: (RegistryEntry & { usedBy?: string[] })[]): string {
-  const rows = [['ID', 'KIND', 'PLUGIN', 'USED BY', 'AVAILABLE']];
-  for (const e of entries) rows.push([e.id, e.kind, e.plugin, e.usedBy === undefined ? '-' : e.usedBy.join(',') || '-', e.available ? 'yes' : `no: ${e.reason ?? 'unavailable'}`]);
+  const rows = [['ID', 'PLUGIN', 'USED BY', 'AVAILABLE', 'DESCRIPTION']];
+  for (const e of entries) rows.push([e.id, e.plugin, e.usedBy === undefined ? '-' : e.usedBy.join(',') || '-', e.available ? 'yes' : `no: ${e.reason ?? 'unavailable'}`, e.description]);
   return table(rows);
 }
 

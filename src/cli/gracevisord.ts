@@ -4,10 +4,11 @@
  *   gracevisord --conf PATH            run (PATH: a file, or a folder with gracevisor.conf or gracevisor.yaml)
  *   gracevisord --conf PATH --check    check the config like `nginx -t`: `configuration ok`, or every error, exit 0/1
  *   gracevisord --conf PATH --print    print the resolved config as JSON
- *   gracevisord --version | --help
+ *   gracevisord --version | --help | help
  * The run itself is ./daemon.ts.
  */
-import { Builtins, Cli, Command, Option } from 'clipanion';
+import { Command, Option } from 'clipanion';
+import { CtlCli as NamedCli } from './ctl/help-command.js';
 import { checkConfig } from './check-config.js';
 import { VERSION } from '../version.js';
 import { runDaemon } from './daemon.js';
@@ -19,14 +20,19 @@ class DaemonCommand extends Command {
   static override paths = [Command.Default];
   static override usage = Command.Usage({
     description: 'supervise apps and proxy to them, restarting without dropping a request',
-    details: 'Runs in the foreground. SIGTERM/SIGINT stop every app gracefully and exit 0 (a second one kills every instance at once and exits 1); SIGHUP reloads the configuration. The control API listens on rpc.socket (mode 0600) and, when rpc.host/rpc.port are set, on TCP with a token.',
+    details: 'Runs in the foreground. SIGTERM/SIGINT stop every app gracefully and exit 0 (a second one kills every instance at once and exits 1); SIGHUP reloads the configuration. The control API listens on rpc.socket (mode 0600) and, when rpc.host/rpc.port are set, on TCP with a token. Under systemd (`Type=notify`, NOTIFY_SOCKET set) it sends READY=1 once every app serves, RELOADING=1/READY=1 around a reload and STOPPING=1 at shutdown.\n\nExit status: 0 stopped as asked (or --check found no problem), 1 the configuration did not load, the daemon could not start, or a second signal forced it down, 2 the command line does not parse.\n\n`gracevisord -h` (`--help`, `help`) prints this.',
     examples: [['Run with the demo config', 'gracevisord --conf conf/'], ['Check a config', 'gracevisord --conf /etc/gracevisor --check']],
   });
   conf = Option.String('--conf', DEFAULT_CONF, { description: `Config file, or a folder holding gracevisor.conf or gracevisor.yaml (default ${DEFAULT_CONF})` });
   check = Option.Boolean('--check', false, { description: 'Check the configuration, print `configuration ok` or every error with file:line:col, and exit 0 or 1' });
   print = Option.Boolean('--print', false, { description: 'Print the resolved configuration as JSON and exit (1 if it does not load)' });
+  version = Option.Boolean('-v,--version', false, { description: 'Print the version and exit' });
 
   async execute(): Promise<number> {
+    if (this.version) {
+      this.context.stdout.write(`${VERSION}\n`);
+      return 0;
+    }
     if (this.check || this.print) {
       const r = await checkConfig(this.conf, this.print);
       this.context.stdout.write(r.stdout);
@@ -37,10 +43,18 @@ class DaemonCommand extends Command {
   }
 }
 
-const cli = new Cli({ binaryLabel: 'gracevisord', binaryName: 'gracevisord', binaryVersion: VERSION, enableColors: process.stdout.isTTY === true });
+/** `gracevisord help`: the same as --help. */
+class HelpCommand extends Command {
+  static override paths = [['help'], ['-h'], ['--help']];
+  async execute(): Promise<number> {
+    this.context.stdout.write(this.cli.usage(DaemonCommand, { detailed: true }));
+    return 0;
+  }
+}
+
+const cli = new NamedCli({ binaryLabel: 'gracevisord', binaryName: 'gracevisord', binaryVersion: VERSION, enableColors: process.stdout.isTTY === true });
 cli.register(DaemonCommand);
-cli.register(Builtins.HelpCommand);
-cli.register(Builtins.VersionCommand);
+cli.register(HelpCommand);
 const context = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
 let code: number;
 try {

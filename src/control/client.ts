@@ -19,6 +19,7 @@ import {
   type RemoveBody,
   type RestartAllBody,
   type StatusBody,
+  type UpgradeBody,
   type VersionBody,
   type WireError,
 } from './wire.js';
@@ -28,7 +29,8 @@ export type ControlTarget = { socket: string } | { host: string; port: number; t
 
 /** Options of {@link ControlClient.logs}. */
 export interface LogsOptions {
-  stream?: 'stdout' | 'stderr';
+  /** One stream, or both merged in time order (the default). */
+  stream?: 'stdout' | 'stderr' | 'both';
   n?: number;
   follow?: boolean;
 }
@@ -41,9 +43,12 @@ function fromWire(e: WireError): GvError {
 /** Talks to one gracevisord. Holds no connection between calls. */
 export class ControlClient {
   readonly #target: ControlTarget;
+  readonly #timeoutMs: number | null;
 
-  constructor(target: ControlTarget) {
+  /** @param opts.timeoutMs give up on a daemon that has not answered (headers) in this long; default never. */
+  constructor(target: ControlTarget, opts: { timeoutMs?: number } = {}) {
     this.#target = target;
+    this.#timeoutMs = opts.timeoutMs ?? null;
   }
 
   /** Where this client connects, for messages: `unix socket /run/…` or `http://host:port`. */
@@ -66,6 +71,10 @@ export class ControlClient {
     return new Promise((resolve, reject) => {
       const req = httpRequest({ ...where, method, path: API_PREFIX + path, headers, agent: false }, resolve);
       req.on('error', (err: NodeJS.ErrnoException) => reject(this.#unreachable(err)));
+      if (this.#timeoutMs !== null) {
+        const ms = this.#timeoutMs;
+        req.setTimeout(ms, () => req.destroy(Object.assign(new Error(`no answer in ${ms} ms`), { code: 'ETIMEDOUT' })));
+      }
       req.end(payload);
     });
   }
@@ -153,6 +162,11 @@ export class ControlClient {
     return this.request<ReloadResult>('POST', '/reload');
   }
 
+  /** Replace the daemon with the gracevisord on disk now, keeping every socket and app (GV_ERR_UPGRADE_FAILED when the new one could not take over). */
+  async upgrade(): Promise<UpgradeBody> {
+    return this.request<UpgradeBody>('POST', '/upgrade');
+  }
+
   /** Add one app from a file; `file` must be absolute (the daemon's working folder is not the caller's). */
   async add(file: string): Promise<AppStatus> {
     return (await this.request<AppBody>('POST', '/apps', { file })).app;
@@ -205,8 +219,22 @@ export class ControlClient {
    * until the caller destroys the stream or the daemon stops.
    */
   async logs(app: string, opts: LogsOptions = {}): Promise<IncomingMessage> {
-    const q = new URLSearchParams({ stream: opts.stream ?? 'stdout', n: String(opts.n ?? 10), follow: opts.follow ? '1' : '0' });
-    const res = await this.#send('GET', `/apps/${encodeURIComponent(app)}/logs?${q}`);
+    return this.#stream(`/apps/${encodeURIComponent(app)}/logs`, opts);
+  }
+
+  /** Every app's log, each line marked `app | ` (see {@link logs}). */
+  async allLogs(opts: LogsOptions = {}): Promise<IncomingMessage> {
+    return this.#stream('/logs', opts);
+  }
+
+  /** The daemon's own log (see {@link logs}). */
+  async daemonLogs(opts: Omit<LogsOptions, 'stream'> = {}): Promise<IncomingMessage> {
+    return this.#stream('/daemon/logs', { n: opts.n, follow: opts.follow });
+  }
+
+  async #stream(path: string, opts: LogsOptions): Promise<IncomingMessage> {
+    const q = new URLSearchParams({ n: String(opts.n ?? 10), follow: opts.follow ? '1' : '0', ...(opts.stream && { stream: opts.stream }) });
+    const res = await this.#send('GET', `${path}?${q}`);
     if ((res.statusCode ?? 500) >= 300) throw await this.#failure(res);
     return res;
   }

@@ -124,3 +124,62 @@ export async function followFile(
     await fh?.close().catch(() => undefined);
   }
 }
+
+/** One log file to tail, and the label its lines get (`web | `), if any. */
+export interface LogSource {
+  file: string;
+  label: string | null;
+}
+
+/**
+ * The last `n` lines of `sources`, merged by {@link mergeLines}, handed to `write` once (`first`:
+ * true, possibly empty); then, with `follow`, every whole line appended to any of them (with its
+ * source's label, so lines of several files never interleave mid-line), through rotation, until
+ * `follow.signal` aborts. `write` is awaited: a slow reader slows the followers instead of growing a
+ * buffer. The control API's logs routes and the dashboard's log tail both read logs through this.
+ */
+export async function tailLogs(
+  sources: readonly LogSource[],
+  n: number,
+  write: (text: string, first: boolean) => Promise<void>,
+  follow?: { signal: AbortSignal; intervalMs: number },
+): Promise<void> {
+  const tails = await Promise.all(sources.map((src) => readLastLines(src.file, n)));
+  await write(mergeLines(tails.map((tail, i) => ({ text: tail.text, label: sources[i]!.label })), n), true);
+  if (!follow) return;
+  await Promise.all(sources.map((src, i) => {
+    let partial = '';
+    const onChunk = async (chunk: Buffer): Promise<void> => {
+      const all = partial + chunk.toString('utf8');
+      const nl = all.lastIndexOf('\n');
+      partial = nl < 0 ? all : all.slice(nl + 1);
+      if (nl < 0) return;
+      const lines = all.slice(0, nl + 1);
+      await write(src.label === null ? lines : lines.replace(/^(?=.)/gm, src.label), false);
+    };
+    return followFile(src.file, tails[i]!, onChunk, follow.signal, follow.intervalMs);
+  }));
+}
+
+/** An ISO time at the start of a line (app logs with `log_format: prefixed`, the daemon log). */
+const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z /;
+
+/**
+ * The last `n` lines of several tails, merged: lines that start with an ISO time in time order (a
+ * stable merge: equal times keep their file's order), the others after, in their file's order. Each
+ * line gets its source's label first, when it has one.
+ */
+export function mergeLines(tails: { text: Buffer; label: string | null }[], n: number): string {
+  if (tails.length === 1 && tails[0]!.label === null) return tails[0]!.text.toString('utf8');
+  const lines: { key: string; line: string; i: number }[] = [];
+  let i = 0;
+  for (const t of tails) {
+    for (const line of t.text.toString('utf8').split('\n')) {
+      if (line === '') continue;
+      const key = STAMP.exec(line)?.[0] ?? '~';
+      lines.push({ key, line: t.label === null ? line : t.label + line, i: i++ });
+    }
+  }
+  lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
+  return lines.slice(Math.max(0, lines.length - n)).map((l) => l.line + '\n').join('');
+}

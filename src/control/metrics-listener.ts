@@ -4,18 +4,22 @@
  * only when `metrics.token` is set. Everything else is 404; nothing here changes anything.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, ListenOptions } from 'node:net';
 import { GvError } from '../errors.js';
 import type { Metrics } from '../observe/metrics.js';
+import { NO_KEEPER, tcpKey, type Keeper } from '../supervisor/handover.js';
 import { bearerToken, tokensEqual } from './token.js';
 
 /** One listener serving `metrics`. */
 export class MetricsListener {
   readonly #server: Server;
   readonly #addr: { host: string; port: number };
+  readonly #keeper: Keeper;
 
-  constructor(metrics: Metrics, addr: { host: string; port: number }, token: string | null) {
+  /** `keeper` keeps the listener across daemons (an upgrade takes it over instead of binding). */
+  constructor(metrics: Metrics, addr: { host: string; port: number }, token: string | null, keeper: Keeper = NO_KEEPER) {
     this.#addr = addr;
+    this.#keeper = keeper;
     this.#server = createServer((req, res) => {
       res.on('error', () => {});
       const path = (req.url ?? '/').split('?')[0];
@@ -44,11 +48,17 @@ export class MetricsListener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new GvError('GV_ERR_CONTROL_LISTEN', `cannot listen for metrics on ${this.#addr.host}:${this.#addr.port}: ${err.message}`, { cause: err }));
       this.#server.once('error', onError);
-      this.#server.listen(this.#addr.port, this.#addr.host, () => {
+      const key = tcpKey(this.#addr.host, this.#addr.port);
+      const ready = (): void => {
         this.#server.off('error', onError);
         this.#server.on('error', () => {});
+        const h = (this.#server as unknown as { _handle?: object | null })._handle;
+        if (h) this.#keeper.hold(key, h);
         resolve();
-      });
+      };
+      const inherited = this.#keeper.take(key);
+      if (inherited) this.#server.listen(inherited as ListenOptions, ready);
+      else this.#server.listen(this.#addr.port, this.#addr.host, ready);
     });
   }
 

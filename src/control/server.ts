@@ -10,7 +10,9 @@
  *   POST   /apps/:app/start | stop | restart | kill
  *   POST   /restart-all                  POST /reload
  *   POST   /apps  {"file": "/abs/path"}  DELETE /apps/:app
- *   GET    /apps/:app/logs?stream=stdout|stderr&n=N&follow=1   (text/plain, chunked while following)
+ *   GET    /apps/:app/logs?stream=stdout|stderr|both&n=N&follow=1   (text/plain, chunked while following)
+ *   GET    /logs?n=N&follow=1             (every app, each line marked "app | ")
+ *   GET    /daemon/logs?n=N&follow=1      (the daemon's own log)
  *   GET    /metrics                      (Prometheus text format)
  *   GET    /events?app=&since=&n=&follow=1   (JSON; server-sent events while following)
  *   POST   /alerts/test  {"app": "web"}
@@ -20,12 +22,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { chmod, unlink } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, ListenOptions } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { GvConfigError, GvError } from '../errors.js';
 import type { SupervisorApi } from '../supervisor/api.js';
+import { NO_KEEPER, tcpKey, unixKey, type Keeper } from '../supervisor/handover.js';
+import { appNotFound } from '../supervisor/supervisor.js';
 import { VERSION } from '../version.js';
-import { followFile, readLastLines } from './log-tail.js';
+import { tailLogs, type LogSource } from './log-tail.js';
 import { prepareSocketPath } from './socket-file.js';
 import { bearerToken, tokensEqual } from './token.js';
 import type { GvEvent, Observability } from '../observe/index.js';
@@ -42,6 +46,7 @@ import {
   type RestartAllBody,
   type RestartBody,
   type StatusBody,
+  type UpgradeBody,
   type VersionBody,
   type WireError,
 } from './wire.js';
@@ -65,6 +70,16 @@ export interface ControlServerOptions {
   log?: ControlLog;
   /** Poll interval of `logs?follow=1`, ms. */
   followIntervalMs?: number;
+  /**
+   * Replace this daemon with the gracevisord on disk now (`POST /v1/upgrade`); absent when it runs
+   * without its holder (the route then answers GV_ERR_UPGRADE_FAILED saying so).
+   */
+  upgrade?: () => Promise<UpgradeBody>;
+  /**
+   * Keeps the listeners across daemons (src/supervisor/handover.ts): a socket the previous daemon
+   * listened on is taken back instead of bound again, and ours is handed over when listening.
+   */
+  keeper?: Keeper;
 }
 
 /** Largest request body accepted; the API's bodies are a few bytes. */
@@ -126,6 +141,8 @@ export class ControlServer {
   readonly #tcp: ControlServerOptions['tcp'];
   readonly #log: ControlLog;
   readonly #followIntervalMs: number;
+  readonly #keeper: Keeper;
+  readonly #upgrade: (() => Promise<UpgradeBody>) | null;
   readonly #routes: Route[];
   #unixServer: Server | null = null;
   #tcpServer: Server | null = null;
@@ -141,6 +158,8 @@ export class ControlServer {
     this.#tcp = opts.tcp ?? null;
     this.#log = opts.log ?? silentLog;
     this.#followIntervalMs = opts.followIntervalMs ?? 200;
+    this.#keeper = opts.keeper ?? NO_KEEPER;
+    this.#upgrade = opts.upgrade ?? null;
     this.#routes = this.#buildRoutes();
   }
 
@@ -161,10 +180,16 @@ export class ControlServer {
    * Rejects with GV_ERR_CONTROL_LISTEN; on failure nothing stays bound.
    */
   async listen(): Promise<void> {
-    await prepareSocketPath(this.#socketPath);
     const unix = this.#makeServer(false);
+    const inheritedUnix = this.#keeper.take(unixKey(this.#socketPath));
     try {
-      await this.#bind(unix, () => {
+      if (inheritedUnix) {
+        // The previous daemon's socket, still bound at the same path: nothing was refused meanwhile.
+        await this.#bind(unix, () => unix.listen(inheritedUnix as ListenOptions), `the control socket ${this.#socketPath}`);
+        this.#unixServer = unix;
+      } else {
+        await prepareSocketPath(this.#socketPath);
+        await this.#bind(unix, () => {
         let previous: number | null = null;
         try {
           previous = process.umask(0o177);
@@ -176,19 +201,29 @@ export class ControlServer {
         } finally {
           if (previous !== null) process.umask(previous);
         }
-      }, `the control socket ${this.#socketPath}`);
-      this.#unixServer = unix;
-      await chmod(this.#socketPath, 0o600);
+        }, `the control socket ${this.#socketPath}`);
+        this.#unixServer = unix;
+        await chmod(this.#socketPath, 0o600);
+      }
+      this.#hold(unixKey(this.#socketPath), unix);
       if (this.#tcp) {
         const tcp = this.#makeServer(true);
         const { host, port } = this.#tcp;
-        await this.#bind(tcp, () => tcp.listen(port, host), `the control address ${host}:${port}`);
+        const inherited = this.#keeper.take(tcpKey(host, port));
+        await this.#bind(tcp, () => (inherited ? tcp.listen(inherited as ListenOptions) : tcp.listen(port, host)), `the control address ${host}:${port}`);
         this.#tcpServer = tcp;
+        this.#hold(tcpKey(host, port), tcp);
       }
     } catch (err) {
       await this.close();
       throw err;
     }
+  }
+
+  /** Hand a listening server's handle to the keeper. */
+  #hold(key: string, server: Server): void {
+    const h = (server as unknown as { _handle?: object | null })._handle;
+    if (h) this.#keeper.hold(key, h);
   }
 
   /** Stop accepting new connections (requests on open ones still finish). The first step of shutdown. */
@@ -355,7 +390,7 @@ export class ControlServer {
 
   #statusOf(app: string): StatusBody {
     const apps = this.#api.status(app);
-    if (apps.length === 0) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named "${app}"`);
+    if (apps.length === 0) throw appNotFound(app, this.#api.status().map((a) => a.name));
     return { apps };
   }
 
@@ -402,7 +437,16 @@ export class ControlServer {
       { method: 'POST', pattern: r(`/apps/${seg}/restart`), mutating: true, handle: ({ params }): Promise<RestartBody> => api.restartApp(params[0]!) },
       { method: 'POST', pattern: r('/restart-all'), mutating: true, handle: async (): Promise<RestartAllBody> => ({ results: await api.restartAll() }) },
       { method: 'POST', pattern: r('/reload'), mutating: true, handle: (): Promise<ReloadBody> => api.reload() },
-      { method: 'GET', pattern: r(`/apps/${seg}/logs`), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx) },
+      {
+        method: 'POST', pattern: r('/upgrade'), mutating: true,
+        handle: (): Promise<UpgradeBody> => {
+          if (!this.#upgrade) throw new GvError('GV_ERR_UPGRADE_FAILED', 'this gracevisord runs without its holder (--no-holder): an upgrade needs the holder to keep the sockets and the apps; restart it instead');
+          return this.#upgrade();
+        },
+      },
+      { method: 'GET', pattern: r(`/apps/${seg}/logs`), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx, 'app') },
+      { method: 'GET', pattern: r('/logs'), query: ['stream', 'n', 'follow'], handle: (ctx) => this.#logs(ctx, 'all') },
+      { method: 'GET', pattern: r('/daemon/logs'), query: ['n', 'follow'], handle: (ctx) => this.#logs(ctx, 'daemon') },
     ];
   }
 
@@ -436,6 +480,9 @@ export class ControlServer {
     const recent = hub.recent({ ...(app !== undefined && { app }), ...(since !== undefined && { since }), limit: n });
     if (followText !== '1' && followText !== 'true') return { events: recent };
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    // The head now, not with the first event: a client waits for it before it acts (the progress of
+    // `gracevisorctl restart` subscribes, then restarts).
+    res.flushHeaders();
     const send = (e: GvEvent): boolean => res.write(`id: ${e.seq}\nevent: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`);
     for (const e of recent) send(e);
     await new Promise<void>((resolve) => {
@@ -463,42 +510,57 @@ export class ControlServer {
     return undefined;
   }
 
-  /** `GET /v1/apps/:app/logs`: the last n lines, then (follow=1) everything appended, until the client goes. */
-  async #logs({ res, params, query }: RequestContext): Promise<undefined> {
-    const stream = query.get('stream') ?? 'stdout';
-    if (stream !== 'stdout' && stream !== 'stderr') throw badRequest(`"stream" must be stdout or stderr, not "${stream}"`);
-    const nText = query.get('n') ?? '10';
-    if (!/^\d+$/.test(nText) || Number(nText) > MAX_LINES) throw badRequest(`"n" must be a whole number from 0 to ${MAX_LINES}, not "${nText}"`);
+  /**
+   * `GET /v1/apps/:app/logs`: the app's stdout and stderr (`stream=both`, the default: merged in time
+   * order), or one of them. `GET /v1/logs`: every app's, each line marked with its app. `GET
+   * /v1/daemon/logs`: the daemon's own log. The last `n` lines, then with `follow=1` everything
+   * appended (through rotation), until the client goes or the daemon stops.
+   */
+  async #logs({ res, params, query }: RequestContext, which: 'app' | 'all' | 'daemon'): Promise<undefined> {
+    const stream = query.get('stream') ?? 'both';
+    if (stream !== 'stdout' && stream !== 'stderr' && stream !== 'both') throw badRequest(`"stream" must be stdout, stderr or both, not "${stream}"`);
+    const n = intParam(query, 'n', 0, MAX_LINES) ?? 10;
     const followText = query.get('follow') ?? '0';
     if (!['0', '1', 'true', 'false'].includes(followText)) throw badRequest(`"follow" must be 1 or 0, not "${followText}"`);
     const follow = followText === '1' || followText === 'true';
-    const file = this.#api.logFiles(params[0]!)[stream];
-    const tail = await readLastLines(file, Number(nText));
+    const sources: LogSource[] = [];
+    const add = (file: string, label: string | null): void => {
+      if (!sources.some((x) => x.file === file)) sources.push({ file, label });
+    };
+    if (which === 'daemon') {
+      const file = this.#api.daemonLogFile();
+      if (file === null) throw new GvError('GV_ERR_CONTROL_NOT_FOUND', 'this daemon writes no log file');
+      add(file, null);
+    } else {
+      const apps = which === 'app' ? [params[0]!] : this.#api.status().map((a) => a.name);
+      for (const name of apps) {
+        const files = this.#api.logFiles(name);
+        const label = which === 'all' ? `${name} | ` : null;
+        if (stream !== 'stderr') add(files.stdout, label);
+        if (stream !== 'stdout') add(files.stderr, label);
+      }
+    }
     res.writeHead(200, {
       'content-type': 'text/plain; charset=utf-8',
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-      'x-log-file': encodeURI(file),
+      'x-log-files': sources.map((x) => encodeURI(x.file)).join(','),
     });
-    if (!follow) {
-      res.end(tail.text);
-      return undefined;
-    }
-    if (tail.text.length > 0) res.write(tail.text);
-    // Ends when the client goes away or the server closes.
+    // With follow, ends when the client goes away or the server closes.
     const gone = new AbortController();
     const onClose = (): void => gone.abort();
     // Not req's 'close': an IncomingMessage closes once its (empty) body is read, long before the client leaves.
     res.on('close', onClose);
     const signal = AbortSignal.any([gone.signal, this.#follows.signal]);
-    const write = async (chunk: Buffer): Promise<void> => {
-      if (!res.write(chunk)) await once(res, 'drain', { signal }).catch(() => undefined);
-    };
     try {
-      await followFile(file, tail, write, signal, this.#followIntervalMs);
+      await tailLogs(sources, n, async (text, first) => {
+        if (first && !follow) res.end(text);
+        else if (first && text.length === 0) res.flushHeaders();
+        else if (!res.write(text)) await once(res, 'drain', { signal }).catch(() => undefined);
+      }, follow ? { signal, intervalMs: this.#followIntervalMs } : undefined);
     } finally {
       res.off('close', onClose);
-      if (!res.writableEnded && !res.destroyed) res.end();
+      if (follow && !res.writableEnded && !res.destroyed) res.end();
     }
     return undefined;
   }

@@ -86,7 +86,16 @@ export function httpStatusFor(code: string): number {
   if (code === 'GV_ERR_CONTROL_BAD_REQUEST') return 400;
   if (code === 'GV_ERR_CONTROL_UNAUTHORIZED') return 401;
   if (code === 'GV_ERR_CONTROL_NOT_FOUND' || code === 'GV_ERR_APP_NOT_FOUND') return 404;
-  if (code === 'GV_ERR_APP_EXISTS' || code === 'GV_ERR_APP_STATE' || code === 'GV_ERR_HOOK_VETO') return 409;
+  if (code === 'GV_ERR_APP_EXISTS' || code === 'GV_ERR_APP_STATE' || code === 'GV_ERR_HOOK_VETO' || code === 'GV_ERR_DAEMON_UPGRADING') return 409;
   if (code.startsWith('GV_ERR_CONFIG_') || code === 'GV_ERR_PLUGIN_NOT_FOUND') return 422;
   return 500;
+}
+
+/** `POST /v1/upgrade`: the daemon that took over. */
+export interface UpgradeBody {
+  /** The pid of the daemon that served before, and of the one that serves now. */
+  from: { pid: number; version: string };
+  to: { pid: number; version: string };
+  /** How long the handover took, ms, from the request to the new daemon serving. */
+  durationMs: number;
 }

@@ -12,7 +12,7 @@
  *   folds repeats), never thrown.
  */
 import type { AlertConfig, AppConfig, Config } from '../config/model.js';
-import { GvError } from '../errors.js';
+import { appNotFound } from '../supervisor/supervisor.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Alert, Alerter, AlertEventName, HookContext } from '../plugins/types.js';
 import type { EventHub, GvEvent } from './events.js';
@@ -105,7 +105,7 @@ export class AlertRouter {
    * event) would take, once each, bounded by the route's timeout, and say which succeeded.
    */
   async test(app?: string): Promise<AlertTestResult[]> {
-    if (app !== undefined && !this.#apps.has(app)) throw new GvError('GV_ERR_APP_NOT_FOUND', `no app named "${app}"`, { details: { app } });
+    if (app !== undefined && !this.#apps.has(app)) throw appNotFound(app, [...this.#apps.keys()]);
     const routes = this.#routesFor(app ?? null);
     return Promise.all(routes.map(async (r) => {
       const alert: Alert = { event: 'test', app: app ?? null, instance: null, at: new Date().toISOString(), message: 'a test alert, sent by gracevisorctl alerts test' };

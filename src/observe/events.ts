@@ -42,6 +42,7 @@ export class EventHub {
         if (e.to === 'unhealthy') this.publish({ event: 'unhealthy', app: app(ctx), instance: e.instance.id, pid: e.instance.pid, detail: e.error ?? null });
       }),
       on('onSwitched', (ctx, e) => void this.publish({ event: 'switched', app: app(ctx), instance: e.to.at(-1)?.id ?? null, from: e.from.map((i) => i.id), to: e.to.map((i) => i.id) })),
+      on('onInstanceDraining', (ctx, e) => void this.publish({ event: 'draining', app: app(ctx), instance: e.instance.id, inFlight: e.inFlight })),
       on('onInstanceDrained', (ctx, e) => void this.publish({ event: 'drained', app: app(ctx), instance: e.instance.id, drained: e.drained, open: e.open, elapsedMs: e.elapsedMs })),
       // A crash is an instance that exited while serving (state `exited`); a start that failed is
       // reported by restart_failed, and a stop is a stop.
@@ -55,6 +56,7 @@ export class EventHub {
       on('onAppAdded', (ctx) => void this.publish({ event: 'app_added', app: app(ctx), instance: null })),
       on('onAppRemoved', (ctx, e) => void this.publish({ event: 'app_removed', app: e.name, instance: null })),
       on('onConfigReloaded', (_ctx, e) => void this.publish({ event: 'config_reloaded', app: null, instance: null, ...e })),
+      on('onReloadStarted', () => void this.publish({ event: 'reload_started', app: null, instance: null })),
       on('onReloadFailed', (_ctx, e) => void this.publish({ event: 'reload_failed', app: null, instance: null, error: e.error, errors: e.errors })),
       on('onDaemonReady', (_ctx, e) => void this.publish({ event: 'daemon_started', app: null, instance: null, apps: e.config.apps.map((a) => a.name) })),
       on('onDaemonStop', (_ctx, e) => void this.publish({ event: 'daemon_stopping', app: null, instance: null, signal: e.signal })),

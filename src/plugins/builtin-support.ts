@@ -4,6 +4,7 @@
  * AbortSignal, its whole process group killed at the abort so a script's children do not outlive it.
  */
 import { spawn } from 'node:child_process';
+import { suggest } from '../config/suggest.js';
 import { GvError, type ErrorCode, type SourcePosition } from '../errors.js';
 
 /** The option checks of one kind of type (`healthcheck http: …`, `alert webhook: …`). */
@@ -18,7 +19,10 @@ export function optionChecks(kind: 'healthcheck' | 'alert', code: ErrorCode): {
     bad,
     rejectUnknown(type, options, known, pos) {
       for (const key of Object.keys(options)) {
-        if (!known.includes(key)) bad(type, `unknown option ${key}${known.length ? ` (known: ${known.join(', ')})` : ` (this ${kind} type takes none)`}`, pos, key);
+        if (known.includes(key)) continue;
+        const suggestion = suggest(key, known);
+        const hint = suggestion ? `; did you mean ${suggestion}?` : known.length ? ` (known: ${known.join(', ')})` : ` (this ${kind} type takes none)`;
+        bad(type, `unknown option ${key}${hint}`, pos, key);
       }
     },
   };

@@ -4,6 +4,7 @@
  * emit. `pre*` hooks run in series and may veto; `on*` hooks run in parallel, isolated, and a handler
  * that throws, rejects or hangs is reported through `onError` with the plugin's name and the hook's.
  */
+import { suggest } from '../config/suggest.js';
 import { GvError } from '../errors.js';
 import { HOOK_MODES, type HookContext, type HookName, type HookSubscriber, type HookTable } from './types.js';
 
@@ -67,7 +68,8 @@ export class Hooks {
    */
   add<K extends HookName>(plugin: string, name: K, handler: HookTable[K], order: HookOrder = 'normal'): () => void {
     if (typeof name !== 'string' || !isHookName(name)) {
-      throw new GvError('GV_ERR_PLUGIN_UNKNOWN_HOOK', `plugin ${plugin}: ${String(name)} is not a hook`, { details: { plugin, hook: name } });
+      const suggestion = suggest(String(name), Object.keys(HOOK_MODES));
+      throw new GvError('GV_ERR_PLUGIN_UNKNOWN_HOOK', `plugin ${plugin}: ${String(name)} is not a hook${suggestion ? `; did you mean ${suggestion}?` : ''}`, { details: { plugin, hook: name, suggestion } });
     }
     if (typeof handler !== 'function') {
       throw new GvError('GV_ERR_PLUGIN_HANDLER_NOT_FUNCTION', `plugin ${plugin}: the handler of ${name} is not a function`, { details: { plugin, hook: name } });

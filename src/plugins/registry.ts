@@ -4,12 +4,14 @@
  * `healthchecks.tcp`, `alerters.webhook`). Registration checks the whole plugin first and changes
  * nothing when any check fails. There is no global registry: each Supervisor builds its own.
  */
+import { suggest } from '../config/suggest.js';
 import { GvError, type ErrorCode } from '../errors.js';
 import type { ConfigRegistryView } from '../config/validate.js';
 import type { EngineDefinition } from './engine.js';
 import { Hooks, isHookName, type HookOrder } from './hooks.js';
 import {
   API_VERSION,
+  HOOK_MODES,
   type AlerterDefinition,
   type HealthcheckDefinition,
   type HookName,
@@ -208,7 +210,10 @@ export class Registry {
     if (obj.hooks !== undefined) {
       if (!isPlainObject(obj.hooks)) fail('GV_ERR_PLUGIN_INVALID', 'hooks must be an object of handlers');
       for (const [hook, entry] of Object.entries(obj.hooks as Record<string, unknown>)) {
-        if (!isHookName(hook)) fail('GV_ERR_PLUGIN_UNKNOWN_HOOK', `${hook} is not a hook`, { hook });
+        if (!isHookName(hook)) {
+          const suggestion = suggest(hook, Object.keys(HOOK_MODES));
+          fail('GV_ERR_PLUGIN_UNKNOWN_HOOK', `${hook} is not a hook${suggestion ? `; did you mean ${suggestion}?` : ''}`, { hook, suggestion });
+        }
         let handler: unknown = entry;
         let order: HookOrder = 'normal';
         if (isPlainObject(entry)) {

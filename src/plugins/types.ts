@@ -68,7 +68,7 @@ export interface HookTable {
   /** The engine now sends new work to `to`; `from` get none. */
   onSwitched(ctx: HookContext, e: { from: InstanceInfo[]; to: InstanceInfo[] }): void | Promise<void>;
   /** An instance stopped getting new work and is finishing what it has. */
-  onInstanceDraining(ctx: HookContext, e: { instance: InstanceInfo }): void | Promise<void>;
+  onInstanceDraining(ctx: HookContext, e: { instance: InstanceInfo; inFlight: number }): void | Promise<void>;
   /** Drain finished (or timed out) for an instance. */
   onInstanceDrained(ctx: HookContext, e: { instance: InstanceInfo; drained: boolean; open: number; elapsedMs: number }): void | Promise<void>;
   /** stop_signal was sent to an instance's process group. */
@@ -91,6 +91,8 @@ export interface HookTable {
   onAppAdded(ctx: HookContext, e: { config: AppConfig }): void | Promise<void>;
   /** An app was removed and its instances stopped. */
   onAppRemoved(ctx: HookContext, e: { name: string }): void | Promise<void>;
+  /** A reload began (SIGHUP or the control API); onConfigReloaded or onReloadFailed follows. */
+  onReloadStarted(ctx: HookContext, e: Record<string, never>): void | Promise<void>;
   /** A reload did not load: nothing changed. `errors` are every problem, each with its position. */
   onReloadFailed(ctx: HookContext, e: { error: { code: string; message: string }; errors: { code: string; message: string; pos?: SourcePosition }[] }): void | Promise<void>;
   /** A reload took effect. */
@@ -123,6 +125,7 @@ export const HOOK_MODES: { readonly [K in HookName]: K extends `pre${string}` ? 
   onAppFatal: 'parallel',
   onAppAdded: 'parallel',
   onAppRemoved: 'parallel',
+  onReloadStarted: 'parallel',
   onReloadFailed: 'parallel',
   onConfigReloaded: 'parallel',
   onDaemonReady: 'parallel',

@@ -1,14 +1,16 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { GRACEVISORCTL, alive, appFileYaml, ensureBuild, freePort, run, TestDaemon, waitFor } from './harness.js';
+import { BEHAVE, GRACEVISORCTL, NODE_BARE, alive, appFileYaml, ensureBuild, freePort, run, TestDaemon, waitFor } from './harness.js';
 
 // One daemon for the whole file; every test below drives it in turn, in order.
 let d: TestDaemon;
 let webPort: number;
 let apiPort: number;
+
+// A regression that makes a command or the daemon hang fails here, with the test's name.
+t.beforeEach((t) => t.setTimeout(120_000));
 
 t.before(async () => {
   ensureBuild();
@@ -34,8 +36,8 @@ t.test('status prints a table per app with address, engine, instances and counte
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, new RegExp(`^web  http on 127\\.0\\.0\\.1:${webPort}  running .*requests \\d+`, 'm'));
   t.match(r.stdout, new RegExp(`^api  http on 127\\.0\\.0\\.1:${apiPort}  running`, 'm'));
-  t.match(r.stdout, /^\s+INSTANCE\s+PID\s+PORT\s+STATE\s+SINCE\s+IN FLIGHT\s+HANDLED\s+LAST ERROR$/m);
-  t.match(r.stdout, /^\s+\*\s+web#\d+\s+\d+\s+\d+\s+serving\s+\S+\s+0\s+[1-9]\d*\s+-$/m, 'the active instance is marked, with its counters');
+  t.match(r.stdout, /^\s+INSTANCE\s+PID\s+PORT\s+STATE\s+SINCE\s+UPTIME\s+CPU\s+RSS\s+IN FLIGHT\s+HANDLED\s+LAST ERROR$/m);
+  t.match(r.stdout, /^\s+\*\s+web#\d+\s+\d+\s+\d+\s+serving\s+\S+\s+\S+\s+[\d.]+s\s+[\d.]+[KMG]\s+0\s+[1-9]\d*\s+-$/m, 'the active instance is marked, with its usage and counters');
 });
 
 t.test('status --json and status APP --json give the data', async (t) => {
@@ -124,28 +126,47 @@ t.test('logs prints the last lines, --stderr the other stream, -f follows new ou
   const lines = r.stdout.trimEnd().split('\n');
   t.equal(lines.length, 2);
   t.match(r.stdout, /demoapp pid=\d+/);
-  const e = await d.ctl('logs', 'web', '--stderr', '-n', '5');
-  t.equal(e.code, 0, e.stderr);
 
-  const follower = spawn(process.execPath, [GRACEVISORCTL, '--socket', d.socket, 'logs', 'web', '-f', '-n', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { if (follower.exitCode === null) follower.kill('SIGKILL'); });
-  let out = '';
-  follower.stdout.on('data', (c) => (out += c));
-  // Following has started once the request is in; a restart then writes new lines.
-  await new Promise((r) => setTimeout(r, 500));
+  // An app that writes to both streams (the demo app writes nothing to stderr).
+  const port = await freePort();
+  const file = join(d.dir, 'chatty.yaml');
+  await writeFile(file, appFileYaml({ name: 'chatty', port, command: `${NODE_BARE} ${BEHAVE} --port={port}` }));
+  t.equal((await d.ctl('add', file)).code, 0);
+  t.teardown(() => d.ctl('remove', 'chatty'));
+  t.equal((await get(port, '/print?n=3&tag=hello&pad=0')).status, 200);
+  const logs = async (...args: string[]): Promise<string[]> => {
+    const x = await d.ctl('logs', 'chatty', '-n', '20', ...args);
+    t.equal(x.code, 0, x.stderr);
+    return x.stdout.split('\n').filter((l) => / hello/.test(l));
+  };
+  let err: string[] = [];
+  t.ok(await waitFor(async () => (err = await logs('--stderr')).length === 3), '--stderr prints the three stderr lines');
+  t.same(err.map((l) => / err (hello-err \d) /.exec(l)?.[1]), ['hello-err 0', 'hello-err 1', 'hello-err 2'], 'the stderr lines, in order, each marked err');
+  t.same(err.filter((l) => / out hello /.test(l)), [], 'no stdout line in --stderr');
+  const out = await logs('--stdout');
+  t.same(out.map((l) => / out (hello \d) /.exec(l)?.[1]), ['hello 0', 'hello 1', 'hello 2'], '--stdout: the stdout lines');
+  t.same(out.filter((l) => l.includes('hello-err')), [], 'and no stderr line');
+  const both = await logs();
+  t.same(both.map((l) => / (out|err) (hello(-err)? \d) /.exec(l)?.[2]).sort(), ['hello 0', 'hello 1', 'hello 2', 'hello-err 0', 'hello-err 1', 'hello-err 2'], 'neither: both streams, merged');
+
+  // -f: the last line first (so the follower is seen attached), then what comes after.
+  const follower = d.spawnCtl('logs', 'web', '-f', '-n', '1');
+  let followed = '';
+  follower.stdout!.on('data', (c) => (followed += c));
+  t.ok(await waitFor(() => followed.includes('\n')), 'the follower printed the last line: it is attached');
   await d.ctl('restart', 'web');
   const [newPid] = await d.servingPids('web');
-  t.ok(await waitFor(() => out.includes(`demoapp pid=${newPid} listening`)), 'the new instance\'s first line arrives');
+  t.ok(await waitFor(() => followed.includes(`demoapp pid=${newPid} listening`)), 'the new instance\'s first line arrives');
   follower.kill('SIGINT');
   const code = await new Promise((r) => follower.on('exit', (c) => r(c)));
   t.equal(code, 0, 'Ctrl-C ends logs -f with exit 0');
 });
 
-t.test('plugins list shows ids, kinds, plugins and availability', async (t) => {
+t.test('plugins list shows ids, plugins, users, availability and descriptions', async (t) => {
   const r = await d.ctl('plugins', 'list');
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /^ID\s+KIND\s+PLUGIN\s+AVAILABLE$/m);
-  t.match(r.stdout, /^engines\.http\s+engines\s+gracevisor:engines\s+yes$/m);
+  t.match(r.stdout, /^ID\s+PLUGIN\s+USED BY\s+AVAILABLE\s+DESCRIPTION$/m);
+  t.match(r.stdout, /^engines\.http\s+gracevisor:engines\s+(api,web|web,api)\s+yes\s+\S.*$/m);
   const j = JSON.parse((await d.ctl('plugins', 'list', '--json')).stdout);
   const ids = j.map((e: any) => e.id);
   for (const id of ['engines.http', 'engines.tcp', 'healthchecks.http']) t.ok(ids.includes(id), `${id} listed`);
@@ -187,8 +208,8 @@ t.test('add of a broken file reports file:line:col and adds nothing', async (t) 
   await writeFile(file, 'name: broken\ncommand: no-port-here\n');
   const r = await d.ctl('add', file);
   t.equal(r.code, 1);
-  t.match(r.stderr, `${file}:`);
-  t.match(r.stderr, 'GV_ERR_CONFIG_PORT_PLACEHOLDER');
+  // `command: no-port-here` on line 2: the value starts at column 10.
+  t.match(r.stderr, `${file}:2:10: GV_ERR_CONFIG_PORT_PLACEHOLDER: `);
   t.equal((await d.ctl('status', 'broken')).code, 1);
 });
 
@@ -196,12 +217,11 @@ t.test('SIGTERM stops every app, exits 0 and removes the socket; then the daemon
   await d.recordPids();
   const pids = [...d.seenPids];
   // A `logs -f` left running ends with the daemon instead of hanging.
-  const follower = spawn(process.execPath, [GRACEVISORCTL, '--socket', d.socket, 'logs', 'web', '-f'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { if (follower.exitCode === null) follower.kill('SIGKILL'); });
+  const follower = d.spawnCtl('logs', 'web', '-f');
   const followerExit = new Promise((r) => follower.on('exit', (c) => r(c)));
-  await new Promise((r) => follower.stdout.once('data', r));
+  await new Promise((r) => follower.stdout!.once('data', r));
   d.child!.kill('SIGTERM');
-  const exit = await d.exit!;
+  const exit = await d.exited();
   t.same(exit, { code: 0, signal: null }, 'clean exit 0');
   t.equal(await followerExit, 0, 'logs -f ended with the daemon');
   t.ok(await waitFor(() => pids.every((p) => !alive(p))), 'no app instance left running');

@@ -10,6 +10,10 @@ import { ControlServer } from '../../src/control/server.js';
 import { ControlClient } from '../../src/control/client.js';
 import { GvConfigError, GvError } from '../../src/errors.js';
 import { FakeApi, twoProblemConfigError } from './fake-api.js';
+import { killOnTeardown } from '../helpers/processes.js';
+import { within } from '../helpers/wait.js';
+
+t.beforeEach((t) => t.setTimeout(60_000));
 
 async function tempDir(t: Tap.Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gv-ctl-'));
@@ -106,7 +110,7 @@ t.test('malformed requests get 400 or 404 with a GV_ERR code and never reach the
     ['GET', '/v1/status?verbose=1', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/logs?n=-3', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/logs?n=abc', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
-    ['GET', '/v1/apps/web/logs?stream=both', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
+    ['GET', '/v1/apps/web/logs?stream=all', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/logs?follow=maybe', undefined, 400, 'GV_ERR_CONTROL_BAD_REQUEST'],
     ['GET', '/v1/apps/web/restart', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
     ['PUT', '/v1/status', undefined, 404, 'GV_ERR_CONTROL_NOT_FOUND'],
@@ -171,8 +175,8 @@ t.test('a stale socket file is replaced, a live one or a non-socket file refuses
   const stale = join(dir, 'stale.sock');
   // A process that listens and is SIGKILLed leaves its socket file behind, as after a crash.
   const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  await once(child.stdout!, 'data');
+  killOnTeardown(t, child.pid!);
+  await within(once(child.stdout!, 'data'), 10_000, 'the stale socket\'s server up');
   child.kill('SIGKILL');
   await once(child, 'exit');
   t.ok((await stat(stale)).isSocket(), 'stale socket file exists');
@@ -227,16 +231,20 @@ function collector(stream: NodeJS.ReadableStream) {
   };
 }
 
-t.test('logs returns the last n lines of the chosen stream', async (t) => {
+t.test('logs returns the last n lines of the chosen stream, or of both merged in time order', async (t) => {
   const { dir, client } = await startServer(t);
   await writeFile(join(dir, 'web.out.log'), Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join('\n') + '\n');
   await writeFile(join(dir, 'web.err.log'), 'oops 1\noops 2');
   const read = async (s: NodeJS.ReadableStream) => { let x = ''; for await (const c of s) x += c; return x; };
-  t.equal(await read(await client.logs('web', { n: 3 })), 'line 48\nline 49\nline 50\n');
-  t.equal(await read(await client.logs('web', { n: 0 })), '');
-  t.equal(await read(await client.logs('web', { n: 1000 })), Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join('\n') + '\n');
+  t.equal(await read(await client.logs('web', { stream: 'stdout', n: 3 })), 'line 48\nline 49\nline 50\n');
+  t.equal(await read(await client.logs('web', { stream: 'stdout', n: 0 })), '');
+  t.equal(await read(await client.logs('web', { stream: 'stdout', n: 1000 })), Array.from({ length: 50 }, (_, i) => `line ${i + 1}`).join('\n') + '\n');
   t.equal(await read(await client.logs('web', { stream: 'stderr', n: 1 })), 'oops 2');
   t.equal(await read(await client.logs('worker', { n: 5 })), '', 'a log file not written yet is empty');
+  // Prefixed lines (the default log_format) merge by their time; the last n of the merge are kept.
+  await writeFile(join(dir, 'web.out.log'), '2026-01-01T00:00:01.000Z web#1 out a\n2026-01-01T00:00:03.000Z web#1 out c\n');
+  await writeFile(join(dir, 'web.err.log'), '2026-01-01T00:00:02.000Z web#1 err b\n2026-01-01T00:00:04.000Z web#1 err d\n');
+  t.equal(await read(await client.logs('web', { n: 3 })), '2026-01-01T00:00:02.000Z web#1 err b\n2026-01-01T00:00:03.000Z web#1 out c\n2026-01-01T00:00:04.000Z web#1 err d\n');
 });
 
 t.test('logs follow streams appended lines and survives rotation and truncation', async (t) => {
@@ -288,7 +296,10 @@ t.test('stopAccepting refuses new connections while a request in flight still ge
   const api = new FakeApi(dir);
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
+  let entered!: () => void;
+  const reached = new Promise<void>((r) => { entered = r; });
   api.restartApp = async (name: string) => {
+    entered();
     await gate;
     return { app: name, ok: true, serving: [`${name}#9`], durationMs: 1, coalesced: false };
   };
@@ -298,11 +309,12 @@ t.test('stopAccepting refuses new connections while a request in flight still ge
   t.teardown(() => server.close());
   const client = new ControlClient({ socket });
   const inFlight = client.restart('web');
-  await new Promise((r) => setTimeout(r, 50));
+  // In flight for real: the request has reached the supervisor api (not slept for).
+  await within(reached, 10_000, 'the restart request reaching the api');
   server.stopAccepting();
   await expectCode(t, client.status(), 'GV_ERR_CONTROL_UNREACHABLE');
   const closing = server.close();
   release();
-  t.same((await inFlight).serving, ['web#9'], 'the request in flight was answered');
-  await closing;
+  t.same((await within(inFlight, 10_000, 'the answer in flight')).serving, ['web#9'], 'the request in flight was answered');
+  await within(closing, 10_000, 'close()');
 });

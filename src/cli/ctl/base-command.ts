@@ -1,18 +1,38 @@
 /**
  * What every gracevisorctl command shares: the options that say where the daemon is, `--json`,
- * and one way of reporting failure — `gracevisorctl: GV_ERR_…: message` on stderr and exit 1
- * (usage errors exit 2, see ../gracevisorctl.ts).
+ * colours on a terminal only (and never with NO_COLOR), and one way of reporting failure —
+ * `gracevisorctl: GV_ERR_…: message` on stderr and exit 1 (usage errors exit 2, see ./cli.ts).
  */
 import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import { GvConfigError, GvError } from '../../errors.js';
 import { ControlClient } from '../../control/client.js';
-import { resolveTarget } from './target.js';
+import { findTarget } from './target.js';
 
 /** Exit status of a command that ran and failed (the daemon refused, was unreachable, a restart failed). */
 export const EXIT_FAILED = 1;
 /** Exit status of a command line that does not parse. */
 export const EXIT_USAGE = 2;
+/** Exit status of `status` when an app asked about is not running (as `systemctl is-active` and `supervisorctl status` do). */
+export const EXIT_NOT_RUNNING = 3;
+
+/** ANSI styles, or none. */
+export interface Paint {
+  ok(s: string): string;
+  bad(s: string): string;
+  warn(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const NO_PAINT: Paint = { ok: (s) => s, bad: (s) => s, warn: (s) => s, dim: (s) => s, bold: (s) => s };
+const ANSI: Paint = {
+  ok: (s) => `\x1b[32m${s}\x1b[39m`,
+  bad: (s) => `\x1b[31m${s}\x1b[39m`,
+  warn: (s) => `\x1b[33m${s}\x1b[39m`,
+  dim: (s) => `\x1b[2m${s}\x1b[22m`,
+  bold: (s) => `\x1b[1m${s}\x1b[22m`,
+};
 
 /** Base class of every gracevisorctl command. Subclasses implement {@link run}. */
 export abstract class CtlCommand extends Command {
@@ -27,9 +47,29 @@ export abstract class CtlCommand extends Command {
     return false;
   }
 
-  /** A client pointed where the options say. */
-  protected async client(): Promise<ControlClient> {
-    return new ControlClient(await resolveTarget({ socket: this.socket, host: this.host, port: this.port, token: this.token, conf: this.conf }));
+  /**
+   * True for a command that changes nothing: it may fall back to the last daemon's socket when
+   * `--conf` does not load (and says so on stderr).
+   */
+  protected get readOnly(): boolean {
+    return false;
+  }
+
+  /** True when stdout is a terminal: progress lines, live views and colours are for people. */
+  protected get tty(): boolean {
+    return (this.context.stdout as NodeJS.WriteStream).isTTY === true;
+  }
+
+  /** Colours, on a terminal only and never with NO_COLOR set. */
+  protected get paint(): Paint {
+    return this.tty && !this.jsonOutput && !process.env.NO_COLOR ? ANSI : NO_PAINT;
+  }
+
+  /** A client pointed where the options say; `quiet` keeps a fallback's note off stderr. */
+  protected async client(opts: { quiet?: boolean; timeoutMs?: number } = {}): Promise<ControlClient> {
+    const found = await findTarget({ socket: this.socket, host: this.host, port: this.port, token: this.token, conf: this.conf }, this.readOnly);
+    if (found.note && opts.quiet !== true) this.context.stderr.write(found.note + '\n');
+    return new ControlClient(found.target, opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   }
 
   /** Print a value: as JSON when `--json`, else through `human`. */
@@ -52,7 +92,9 @@ export abstract class CtlCommand extends Command {
       // Compiler style, one problem a line, so editors and `grep` can jump to file:line:col.
       // Only a message's first line: parsers may add a code frame below it.
       for (const e of gv.errors) this.context.stderr.write(new GvError(e.code, e.message.split('\n')[0]!, e.pos ? { pos: e.pos } : {}).format() + '\n');
-      this.context.stderr.write(`gracevisorctl: ${gv.code}: the configuration did not load (${gv.errors.length} problem${gv.errors.length === 1 ? '' : 's'}); nothing was changed\n`);
+      // A read-only command changes nothing anyway; only one that could have is told nothing changed.
+      const tail = this.readOnly ? '' : '; nothing was changed';
+      this.context.stderr.write(`gracevisorctl: ${gv.code}: the configuration did not load (${gv.errors.length} problem${gv.errors.length === 1 ? '' : 's'})${tail}\n`);
     } else {
       this.context.stderr.write(`gracevisorctl: ${gv.format()}\n`);
     }

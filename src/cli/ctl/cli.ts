@@ -1,14 +1,16 @@
 /**
  * The gracevisorctl command set and its runner; ../gracevisorctl.ts is the executable around it.
- * Exit status: 0 done, 1 the command failed (daemon unreachable, unknown app, refused, a restart or
- * reload that failed), 2 the command line does not parse.
+ * Exit status (docs/cli.md): 0 done, 1 the command failed (daemon unreachable, unknown app, refused,
+ * a restart or reload that failed), 2 the command line does not parse, 3 `status`: an app asked
+ * about (or, without names, any app) is not running.
  */
-import { Builtins, Cli } from 'clipanion';
+import { Builtins, type Cli } from 'clipanion';
 import { VERSION } from '../../version.js';
 import { EXIT_USAGE } from './base-command.js';
 import { AlertsTestCommand } from './alerts-command.js';
 import { AddCommand, KillCommand, RemoveCommand, RestartCommand, StartCommand, StopCommand } from './app-commands.js';
 import { EventsCommand } from './events-command.js';
+import { AppNamesCommand, CompletionCommand, CtlCli, HelpCommand } from './help-command.js';
 import { LogsCommand } from './logs-command.js';
 import { PluginsListCommand } from './plugins-command.js';
 import { ReloadCommand } from './reload-command.js';
@@ -17,14 +19,13 @@ import { VersionCommand } from './version-command.js';
 
 /** Build the gracevisorctl CLI (exported for tests and for embedding). */
 export function buildCtlCli(): Cli {
-  const cli = new Cli({
+  const cli = new CtlCli({
     binaryLabel: 'gracevisorctl',
     binaryName: 'gracevisorctl',
     binaryVersion: VERSION,
     enableColors: process.stdout.isTTY === true,
   });
-  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, AddCommand, RemoveCommand, LogsCommand, EventsCommand, AlertsTestCommand, PluginsListCommand, VersionCommand]) cli.register(c);
-  cli.register(Builtins.HelpCommand);
+  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, AddCommand, RemoveCommand, LogsCommand, EventsCommand, AlertsTestCommand, PluginsListCommand, VersionCommand, CompletionCommand, HelpCommand, AppNamesCommand]) cli.register(c);
   cli.register(Builtins.VersionCommand);
   return cli;
 }

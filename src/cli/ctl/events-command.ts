@@ -17,6 +17,10 @@ export class EventsCommand extends CtlCommand {
   lines = Option.String('-n,--lines', { description: 'How many recent events to print first (default 20; 0 with -f: only new ones)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 10_000)]) });
   app = Option.String({ required: false, name: 'APP' });
 
+  protected override get readOnly(): boolean {
+    return true;
+  }
+
   protected override get jsonOutput(): boolean {
     return this.json;
   }

@@ -9,7 +9,9 @@
 import { UsageError } from 'clipanion';
 import type { ControlTarget } from '../../control/client.js';
 import { readTokenFile, tokenFilePath } from '../../control/token.js';
-import { DEFAULT_READ_BOUNDS, loadConfig } from '../../config/load.js';
+import { DEFAULT_READ_BOUNDS, findConfigFile, loadConfig } from '../../config/load.js';
+import { readLastDaemon } from '../../control/last-daemon.js';
+import { GvConfigError } from '../../errors.js';
 import { DEFAULT_RUN_DIR, DEFAULT_SOCKET } from '../../config/defaults.js';
 import type { Config } from '../../config/model.js';
 
@@ -57,4 +59,31 @@ export async function resolveTarget(opts: TargetOptions): Promise<ControlTarget>
   if (opts.socket !== undefined) return { socket: opts.socket };
   if (config) return { socket: config.rpc.socket };
   return { socket: defaultSocketPath() };
+}
+
+/** A target, and what gracevisorctl should say on stderr about how it was found (or null). */
+export interface FoundTarget {
+  target: ControlTarget;
+  note: string | null;
+}
+
+/**
+ * {@link resolveTarget}, but for a read-only command whose `--conf` does not load: the daemon the
+ * started with that config (its record, src/control/last-daemon.ts), else the default socket, with a note
+ * that says so. A mutating command gets the config error: nothing was sent, so nothing changed.
+ */
+export async function findTarget(opts: TargetOptions, readOnly: boolean): Promise<FoundTarget> {
+  try {
+    return { target: await resolveTarget(opts), note: null };
+  } catch (err) {
+    if (!readOnly || !(err instanceof GvConfigError) || opts.conf === undefined) throw err;
+    const file = await findConfigFile(opts.conf).catch(() => null);
+    const last = file !== null ? await readLastDaemon(file) : null;
+    const socket = last?.socket ?? defaultSocketPath();
+    const how = last ? `the daemon started with it (pid ${last.pid})` : 'the default socket';
+    return {
+      target: { socket },
+      note: `gracevisorctl: the config ${opts.conf} does not load (${err.errors.length} problem${err.errors.length === 1 ? '' : 's'}: ${err.errors[0]!.format().split('\n')[0]}); asking ${how} at ${socket}`,
+    };
+  }
 }

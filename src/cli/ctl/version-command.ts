@@ -8,6 +8,10 @@ export class VersionCommand extends CtlCommand {
   static override usage = Command.Usage({ description: 'print the versions of gracevisorctl and of the running gracevisord (exits 1 when the daemon is unreachable)' });
   json = Option.Boolean('--json', false, { description: 'Print the versions as JSON' });
 
+  protected override get readOnly(): boolean {
+    return true;
+  }
+
   protected override get jsonOutput(): boolean {
     return this.json;
   }
