@@ -92,6 +92,11 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     return { value: { kind: 'map', entries: [], pos: { file, line: 1, col: 1 } }, errors };
   }
+  // Aliases are measured before anything is expanded: a billion laughs costs its text's size, not 10^9.
+  const bomb = firstOversizedAlias(doc, doc.contents as Node, MAX_YAML_NODES);
+  if (bomb) {
+    return { value: null, errors: [new GvError('GV_ERR_CONFIG_LIMIT', `the YAML expands to more than ${MAX_YAML_NODES} values (aliases of aliases?)`, { pos: at(bomb.range?.[0] ?? 0), details: { limit: 'aliases', max: MAX_YAML_NODES } })] };
+  }
   const walk: Walk = { doc, at, errors, nodes: 0, expanding: new Set() };
   try {
     return { value: convert(walk, doc.contents as Node), errors };
@@ -99,6 +104,43 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
     if (err instanceof WalkStop) return { value: null, errors: [...errors, err.error] };
     throw err;
   }
+}
+
+/**
+ * The first alias (in document order) at which the values expanded so far pass `max`, or null.
+ * Each node's expanded size is computed once (memoized), so this is linear in the document; an
+ * alias to a node containing it counts as one value here (the walk reports it). Recursion is bounded
+ * by {@link MAX_YAML_DEPTH} plus the length of alias chains, which the memo keeps finite.
+ */
+function firstOversizedAlias(doc: Document, root: Node, max: number): Node | null {
+  const sizes = new Map<Node, number>();
+  const open = new Set<Node>();
+  let total = 0;
+  let found: Node | null = null;
+  const size = (node: Node | null | undefined, counting: boolean): number => {
+    if (!node || found) return 1;
+    if (isAlias(node)) {
+      const target = node.resolve(doc) as Node | undefined;
+      const n = target && !open.has(target) ? size(target, false) : 1;
+      if (counting) {
+        total += n;
+        if (total > max) found = node;
+      }
+      return n;
+    }
+    const known = sizes.get(node);
+    if (known !== undefined && !counting) return known;
+    open.add(node);
+    let n = 1;
+    if (counting) total += 1;
+    if (isMap(node)) for (const pair of node.items) n += size(pair.key as Node | null, counting) + size(pair.value as Node | null, counting);
+    else if (isSeq(node)) for (const item of node.items) n += size(item as Node | null, counting);
+    open.delete(node);
+    sizes.set(node, n);
+    return n;
+  };
+  size(root, true);
+  return found;
 }
 
 /** Record every line start of `text` in `lineCounter`, as parsing would. */

@@ -90,9 +90,10 @@ t.test('SIGTERM while an instance is stuck starting (no start_timeout): the daem
   ].join('\n') + '\n');
   await d.start(conf);
   let pid: number | undefined;
+  // The control API answers before the apps are added (GV_ERR_APP_NOT_FOUND until then).
   t.ok(await until(async () => {
-    const [a] = await d.status('stuck');
-    pid = a.instances.find((i: any) => i.state === 'starting')?.pid;
+    const [a] = await d.status('stuck').catch(() => [null]);
+    pid = a?.instances.find((i: any) => i.state === 'starting')?.pid;
     return !!pid;
   }, 15_000, 100), 'the instance is starting');
   await sleep(1000);
