@@ -2,8 +2,9 @@
 // free loopback ports, child processes that print "ready PORT", throwaway nginx/haproxy configs.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -119,4 +120,45 @@ backend app
 ${mode === 'http' ? '  http-reuse always\n' : ''}${extraBackend.map((l) => `  ${l}\n`).join('')}  server s1 127.0.0.1:${upstream}
 `);
   return startProcess('haproxy', ['-db', '-f', conf], { port: listen });
+}
+
+/**
+ * gracevisord (from dist/, under its holder) in a throwaway folder with one app "web", the WebSocket
+ * test app (test/fixtures/apps/ws-app.mjs: GET /, /slow?ms=N, WebSocket echo). Returns the folder,
+ * the app's public port, the port range, the control socket, the holder's child process, what it
+ * logged so far, and stop() (SIGTERM; removes the folder). `appKeys`: more YAML keys of the app.
+ */
+export async function startWsDaemon(tag, appKeys = []) {
+  const repo = new URL('..', import.meta.url).pathname;
+  const dir = mkdtempSync(join(tmpdir(), `gv-${tag}-`));
+  const publicPort = await freePort();
+  const range = { from: 42000 + Math.floor(Math.random() * 1000) * 10, size: 10 };
+  const socket = join(dir, 'control.sock');
+  writeFileSync(join(dir, 'gracevisor.yaml'), [
+    `run_dir: ${dir}/run`,
+    `port_range: { from: ${range.from}, to: ${range.from + range.size - 1} }`,
+    `rpc: { socket: ${socket} }`,
+    `logger: { log_dir: ${dir}/log }`,
+    'apps:',
+    '  - name: web',
+    `    command: ${process.execPath} ${join(repo, 'test/fixtures/apps/ws-app.mjs')} --port={port}`,
+    '    healthcheck: /health',
+    '    external_host: 127.0.0.1',
+    `    external_port: ${publicPort}`,
+    ...appKeys.map((k) => `    ${k}`),
+    '',
+  ].join('\n'));
+  const child = spawn(process.execPath, [join(repo, 'dist/cli/gracevisord.js'), '--conf', join(dir, 'gracevisor.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const stop = () => new Promise((r) => {
+    const done = () => { rmSync(dir, { recursive: true, force: true }); r(); };
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', done);
+    child.kill('SIGTERM');
+  });
+  // Interrupted (Ctrl-C, timeout): stop the daemon this script started, then exit.
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stop().then(() => process.exit(130)));
+  await waitForPort(publicPort, 30_000);
+  return { dir, publicPort, range, socket, child, log: () => log, stop };
 }

@@ -9,17 +9,13 @@
 // then close the WebSocket (so the old instance can drain and exit); the slow request must answer 200. The
 // clients loop GET / on keep-alive connections all the while; any status other than 200, or any
 // socket error, is a failed request. Bounded: at most `restarts` restarts and 60 minutes.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import WebSocket from 'ws';
-import { freePort, waitForPort } from './lib.mjs';
+import { startWsDaemon } from './lib.mjs';
 
 const restarts = Number(process.argv[2] ?? 1000);
 const clients = Number(process.argv[3] ?? 4);
-const repo = resolve(new URL('..', import.meta.url).pathname);
 let ControlClient;
 try {
   ({ ControlClient } = await import('../dist/control/client.js'));
@@ -28,38 +24,17 @@ try {
   process.exit(2);
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'gv-soak-'));
-const publicPort = await freePort();
-const range = { from: 42000 + Math.floor(Math.random() * 1000) * 10, size: 20 };
-const socket = join(dir, 'control.sock');
-writeFileSync(join(dir, 'gracevisor.yaml'), `run_dir: ${dir}/run
-port_range: { from: ${range.from}, to: ${range.from + range.size - 1} }
-rpc: { socket: ${socket} }
-logger: { log_dir: ${dir}/log }
-apps:
-  - name: web
-    command: ${process.execPath} ${repo}/test/fixtures/apps/ws-app.mjs --port={port}
-    healthcheck: /health
-    external_host: 127.0.0.1
-    external_port: ${publicPort}
-    stop_timeout: 10s
-`);
-const daemon = spawn(process.execPath, [join(repo, 'dist/cli/gracevisord.js'), '--conf', join(dir, 'gracevisor.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
-let daemonErr = '';
-daemon.stderr.on('data', (d) => { daemonErr += d; });
-const stopDaemon = () => new Promise((r) => {
-  if (daemon.exitCode !== null || daemon.signalCode !== null) return r();
-  daemon.once('exit', r);
-  daemon.kill('SIGTERM');
-});
-const ctl = new ControlClient({ socket });
-// Interrupted (Ctrl-C, timeout): stop the daemon this script started, then exit.
-for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stopDaemon().then(() => { rmSync(dir, { recursive: true, force: true }); process.exit(130); }));
+const daemon = await startWsDaemon('soak', ['stop_timeout: 10s']);
+const { publicPort, range } = daemon;
+const ctl = new ControlClient({ socket: daemon.socket });
 
-function measure() {
-  const status = readFileSync(`/proc/${daemon.pid}/status`, 'utf8');
+/** RSS and open fds of the daemon (not its holder; its pid from the control API), and the port range's listeners. */
+async function measure() {
+  const pid = (await ctl.version()).pid;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-  const fds = readdirSync(`/proc/${daemon.pid}/fd`).length;
+  const fds = readdirSync(`/proc/${pid}/fd`).length;
+  const holderFds = readdirSync(`/proc/${daemon.child.pid}/fd`).length;
   // Listening sockets on the port_range (hex port in /proc/net/tcp, state 0A = LISTEN).
   let ports = 0;
   for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
@@ -68,7 +43,7 @@ function measure() {
     const p = parseInt(f[1].split(':')[1], 16);
     if (p >= range.from && p < range.from + range.size) ports++;
   }
-  return { rssMiB: +(rssKb / 1024).toFixed(1), fds, ports };
+  return { rssMiB: +(rssKb / 1024).toFixed(1), fds, holderFds, ports };
 }
 
 function get(agent, path) {
@@ -108,7 +83,6 @@ const fail = (what, e) => { errors.set(`${what}: ${e}`, (errors.get(`${what}: ${
 const deadline = Date.now() + 60 * 60_000;
 let result = 0;
 try {
-  await waitForPort(publicPort, 30_000);
   for (let i = 0; i < 100 && (await ctl.status('web'))[0]?.state !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
   const loops = Array.from({ length: clients }, async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -120,7 +94,7 @@ try {
     agent.destroy();
   });
   debug('loops started');
-  const start = measure();
+  const start = await measure();
   const t0 = Date.now();
   let n = 0;
   for (; n < restarts && Date.now() < deadline; n++) {
@@ -148,22 +122,21 @@ try {
     debug('restarted', rs, se);
     if (rs) { counts.restartsFailed++; fail('restart', rs); }
     if (se) { counts.slowFailed++; fail('GET /slow', se); }
-    if ((n + 1) % 100 === 0) console.error(`soak: ${n + 1} restarts, ${counts.requests} requests, ${counts.failed} failed, ${JSON.stringify(measure())}`);
+    if ((n + 1) % 100 === 0) console.error(`soak: ${n + 1} restarts, ${counts.requests} requests, ${counts.failed} failed, ${JSON.stringify(await measure())}`);
   }
   done = true;
   await Promise.all(loops);
   // Let the last old instance finish (its WebSocket was just closed) before the end figures.
   await new Promise((r) => setTimeout(r, 1500));
-  const end = measure();
+  const end = await measure();
   const s = (Date.now() - t0) / 1000;
   console.log(JSON.stringify({ restarts: n, seconds: +s.toFixed(0), clients, ...counts, start, end, errors: Object.fromEntries(errors) }, null, 2));
   result = counts.failed + counts.slowFailed + counts.wsFailed + counts.restartsFailed === 0 ? 0 : 1;
 } catch (err) {
-  console.error(`soak: ${err.stack ?? err}\n${daemonErr.slice(-2000)}`);
+  console.error(`soak: ${err.stack ?? err}\n${daemon.log().slice(-2000)}`);
   result = 2;
 } finally {
   done = true;
-  await stopDaemon();
-  rmSync(dir, { recursive: true, force: true });
+  await daemon.stop();
 }
 process.exit(result);

@@ -134,10 +134,17 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   try {
     const token = await resolveServerToken(config.rpc, config.run_dir);
     const tcp = token !== null && config.rpc.host !== null && config.rpc.port !== null ? { host: config.rpc.host, port: config.rpc.port, token } : null;
-    control = new ControlServer({ api: sup, observe, socket: config.rpc.socket, tcp, log });
+    control = new ControlServer({
+      api: sup,
+      observe,
+      socket: config.rpc.socket,
+      tcp,
+      log,
+      ...(link && { keeper: link, upgrade: () => upgradeThrough(link), holderPid: holder?.pid ?? null }),
+    });
     await control.listen();
     if (config.metrics.listen) {
-      metricsListener = new MetricsListener(observe.metrics, config.metrics.listen, config.metrics.token);
+      metricsListener = new MetricsListener(observe.metrics, config.metrics.listen, config.metrics.token, link ?? undefined);
       await metricsListener.listen();
     }
   } catch (err) {
@@ -178,10 +185,12 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       // exiting while an app runs on would leave an orphan holding its port.
       for (const app of apps) for (const i of app.instances) if (i.pid !== null) forceKill(i.pid);
       log.info('gracevisord stopped', { event: 'daemon_stopped', reason: `second ${signal}: every instance killed`, exitCode: EXIT_FAILED });
+      link?.exiting(EXIT_FAILED, 'shutdown');
       resolveExit(EXIT_FAILED);
       return;
     }
     stopping = true;
+    if (handingOver) sup.thaw();
     void sd.notify({ STOPPING: 1, STATUS: `stopping (${signal})` });
     log.info(`${signal}: shutting down`, { event: 'shutting_down', signal });
     controlServer.stopAccepting();
@@ -195,6 +204,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     await controlServer.close();
     await forgetLastDaemon(config.file);
     log.info('gracevisord stopped', { event: 'daemon_stopped', reason: signal, exitCode });
+    link?.exiting(exitCode, 'shutdown');
     resolveExit(exitCode);
   };
 
@@ -218,8 +228,49 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     });
   };
 
-  const onTerm = (): void => void shutdown('SIGTERM');
-  const onInt = (): void => void shutdown('SIGINT');
+  // Under the holder: a successor takes over (an upgrade). Freeze, then thaw if it failed, or retire:
+  // stop accepting, let the open connections finish, exit — the instances are the successor's now.
+  let handingOver = false;
+  // Set once retiring: the instances are the successor's, so no signal may stop or kill them from here.
+  let retired = false;
+  link?.handle({
+    freeze: async () => {
+      handingOver = true;
+      log.info('upgrade: a new daemon loaded its config; handing over', { event: 'handover_started' });
+      return sup.freeze();
+    },
+    thaw: async () => {
+      handingOver = false;
+      sup.thaw();
+    },
+    retire: async () => {
+      if (stopping) return;
+      stopping = true;
+      retired = true;
+      controlServer.stopAccepting();
+      await metricsListener?.close();
+      try {
+        await sup.retire();
+      } catch (err) {
+        log.error('handing over did not complete cleanly', { error: describe(err) });
+      }
+      await observe.close(0);
+      await controlServer.close({ handover: true });
+      log.info('gracevisord stopped: the new daemon serves', { event: 'daemon_stopped', reason: 'handover', exitCode: EXIT_OK });
+      link.exiting(EXIT_OK, 'handover');
+      resolveExit(EXIT_OK);
+    },
+    orphaned: () => {
+      // The holder is gracevisord as the operator and systemd know it: when it is gone (killed), this
+      // daemon is not left running unseen — it stops as on SIGTERM, and the next start begins clean.
+      if (stopping) return;
+      log.warn('the holder went away (killed?): shutting down', { event: 'holder_lost' });
+      void shutdown('holder lost');
+    },
+  });
+
+  const onTerm = (): void => void (retired ? undefined : shutdown('SIGTERM'));
+  const onInt = (): void => void (retired ? undefined : shutdown('SIGINT'));
   process.on('SIGTERM', onTerm);
   process.on('SIGINT', onInt);
   process.on('SIGHUP', reload);

@@ -5,13 +5,18 @@
  *   gracevisord --conf PATH --check    check the config like `nginx -t`: `configuration ok`, or every error, exit 0/1
  *   gracevisord --conf PATH --print    print the resolved config as JSON
  *   gracevisord --version | --help | help
- * The run itself is ./daemon.ts.
+ * By default gracevisord is two processes: the holder (./holder.ts), which keeps the listening sockets
+ * and the apps' output pipes and restarts the daemon if it dies, and the daemon itself (./daemon.ts),
+ * started by the holder as `gracevisord --worker MODE …` (hidden). `--no-holder` runs the daemon alone
+ * in this process: nothing survives its crash, and `upgrade` is refused.
  */
 import { Command, Option } from 'clipanion';
 import { CtlCli as NamedCli } from './ctl/help-command.js';
 import { checkConfig } from './check-config.js';
 import { VERSION } from '../version.js';
 import { runDaemon } from './daemon.js';
+import { Holder } from './holder.js';
+import { HolderLink } from './holder-link.js';
 
 /** Where gracevisord looks for its config when --conf is not given. */
 const DEFAULT_CONF = '/etc/gracevisor';
@@ -20,13 +25,15 @@ class DaemonCommand extends Command {
   static override paths = [Command.Default];
   static override usage = Command.Usage({
     description: 'supervise apps and proxy to them, restarting without dropping a request',
-    details: 'Runs in the foreground. SIGTERM/SIGINT stop every app gracefully and exit 0 (a second one kills every instance at once and exits 1); SIGHUP reloads the configuration. The control API listens on rpc.socket (mode 0600) and, when rpc.host/rpc.port are set, on TCP with a token. Under systemd (`Type=notify`, NOTIFY_SOCKET set) it sends READY=1 once every app serves, RELOADING=1/READY=1 around a reload and STOPPING=1 at shutdown.\n\nExit status: 0 stopped as asked (or --check found no problem), 1 the configuration did not load, the daemon could not start, or a second signal forced it down, 2 the command line does not parse.\n\n`gracevisord -h` (`--help`, `help`) prints this.',
+    details: 'Runs in the foreground. SIGTERM/SIGINT stop every app gracefully and exit 0 (a second one kills every instance at once and exits 1); SIGHUP reloads the configuration; SIGUSR2 upgrades (like `gracevisorctl upgrade`). gracevisord runs as two processes: this one, the holder, keeps every listening socket and the output pipes of the apps and starts the daemon beside it, again at once if it dies (the apps keep running and connections wait meanwhile); `--no-holder` runs the daemon alone. The control API listens on rpc.socket (mode 0600) and, when rpc.host/rpc.port are set, on TCP with a token. Under systemd (`Type=notify`, NOTIFY_SOCKET set) it sends READY=1 once every app serves, RELOADING=1/READY=1 around a reload and STOPPING=1 at shutdown.\n\nExit status: 0 stopped as asked (or --check found no problem), 1 the configuration did not load, the daemon could not start, or a second signal forced it down, 2 the command line does not parse.\n\n`gracevisord -h` (`--help`, `help`) prints this.',
     examples: [['Run with the demo config', 'gracevisord --conf conf/'], ['Check a config', 'gracevisord --conf /etc/gracevisor --check']],
   });
   conf = Option.String('--conf', DEFAULT_CONF, { description: `Config file, or a folder holding gracevisor.conf or gracevisor.yaml (default ${DEFAULT_CONF})` });
   check = Option.Boolean('--check', false, { description: 'Check the configuration, print `configuration ok` or every error with file:line:col, and exit 0 or 1' });
   print = Option.Boolean('--print', false, { description: 'Print the resolved configuration as JSON and exit (1 if it does not load)' });
   version = Option.Boolean('-v,--version', false, { description: 'Print the version and exit' });
+  noHolder = Option.Boolean('--no-holder', false, { description: 'Run the daemon alone in this process: no holder keeps the sockets and apps across a crash, and `gracevisorctl upgrade` is refused' });
+  worker = Option.String('--worker', { hidden: true });
 
   async execute(): Promise<number> {
     if (this.version) {
@@ -39,7 +46,15 @@ class DaemonCommand extends Command {
       this.context.stderr.write(r.stderr);
       return r.exitCode;
     }
-    return runDaemon(this.conf, { stderr: this.context.stderr });
+    if (this.worker !== undefined) {
+      if (!process.send) {
+        this.context.stderr.write('gracevisord: --worker is for the holder only (run gracevisord without it)\n');
+        return 2;
+      }
+      return runDaemon(this.conf, { stderr: this.context.stderr }, new HolderLink());
+    }
+    if (this.noHolder) return runDaemon(this.conf, { stderr: this.context.stderr });
+    return new Holder(['--conf', this.conf]).start();
   }
 }
 

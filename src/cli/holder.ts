@@ -117,6 +117,11 @@ export class Holder {
   #records: InstanceRecord[] = [];
   #worker: Worker | null = null;
   #next: Worker | null = null;
+  /** Workers that handed over and are finishing their open connections. */
+  readonly #retiring = new Set<Worker>();
+  /** The timer that starts the next worker after a crash, and that crash. */
+  #respawn: NodeJS.Timeout | null = null;
+  #lastCrash: { pid: number; code: number | null; signal: string | null } | null = null;
   #stopping = false;
   #everReady = false;
   readonly #crashes: number[] = [];
@@ -170,6 +175,7 @@ export class Holder {
     if (!(await next.next('ready', TAKEOVER_TIMEOUT_MS))) return abort(next.exit ? `it exited (${describeExit(next.exit)})` : `it did not take over within ${TAKEOVER_TIMEOUT_MS / 1000} s`, true);
     this.#worker = next;
     this.#next = null;
+    this.#retiring.add(old);
     old.send({ t: 'retire' });
     const durationMs = Math.round(performance.now() - t0);
     this.#log.info('upgrade: the new daemon serves; the old one finishes its open connections', { event: 'upgrade_done', from: old.pid, to: next.pid, durationMs });
@@ -206,18 +212,16 @@ export class Holder {
   #onMessage(w: Worker, m: ToHolder, handle?: object): void {
     switch (m.t) {
       case 'hold':
-        if (handle) this.#held.set(m.key, handle);
-        break;
-      case 'drop': {
-        const h = this.#held.get(m.key) as { close?: () => void } | undefined;
-        this.#held.delete(m.key);
-        try {
-          h?.close?.();
-        } catch {
-          // already closed
+        // Each handle received is a descriptor of its own (the same socket): the one it replaces is closed.
+        if (handle) {
+          closeHandle(this.#held.get(m.key));
+          this.#held.set(m.key, handle);
         }
         break;
-      }
+      case 'drop':
+        closeHandle(this.#held.get(m.key));
+        this.#held.delete(m.key);
+        break;
       case 'instances':
         // The frozen old worker no longer writes; only the serving (or taking over) one is listened to.
         if (w === this.#worker || w === this.#next) this.#keepFifos(m.runDir, m.records);
@@ -264,11 +268,18 @@ export class Holder {
 
   #onExit(w: Worker, code: number | null, signal: string | null): void {
     w.exited(code, signal);
+    this.#retiring.delete(w);
     if (w === this.#next) return; // a failed takeover: upgrade() handles it
     if (w !== this.#worker) return; // the old worker after a handover, or a takeover that was aborted
     const intent = w.intent;
-    if (this.#stopping || intent?.reason === 'shutdown' || (intent?.reason === 'startup-failed' && !this.#everReady)) {
+    if (intent?.reason === 'shutdown' || (intent?.reason === 'startup-failed' && !this.#everReady)) {
       this.#finish(code ?? (signal ? 1 : 0));
+      return;
+    }
+    if (this.#stopping) {
+      // It died while stopping, before it had stopped the apps: stop what it recorded, then go.
+      this.#log.error(`gracevisord died while stopping (${describeExit({ code, signal })}); stopping every app`, { event: 'worker_exit', pid: w.pid });
+      void this.#giveUp().then(() => this.#finish(1));
       return;
     }
     // A crash (or a recovery that could not start): start a new worker, which adopts what runs.
@@ -287,22 +298,38 @@ export class Holder {
       return;
     }
     const delay = this.#crashes.length <= 1 ? 0 : Math.min(10_000, 500 * 2 ** (this.#crashes.length - 2));
+    this.#lastCrash = { pid: w.pid, code, signal };
     this.#log.error(`gracevisord crashed (${how}); starting it again${delay > 0 ? ` in ${delay} ms` : ''}: the apps keep running and connections wait`, { event: 'worker_crashed', pid: w.pid, code, signal });
     this.#worker = null;
-    setTimeout(() => {
-      if (this.#stopping) {
-        this.#finish(1);
-        return;
-      }
-      this.#worker = this.#spawn('recover', { pid: w.pid, code, signal });
-    }, delay);
+    const previous = { pid: w.pid, code, signal };
+    this.#respawn = setTimeout(() => this.#recover(previous), delay);
+  }
+
+  /** Start a worker that adopts what the last one left running. */
+  #recover(previous: { pid: number; code: number | null; signal: string | null }): void {
+    if (this.#respawn) clearTimeout(this.#respawn);
+    this.#respawn = null;
+    this.#worker = this.#spawn('recover', previous);
   }
 
   #forwardStop(sig: 'SIGTERM' | 'SIGINT'): void {
     this.#stopping = true;
-    if (this.#worker && !this.#worker.exit) this.#worker.child.kill(sig);
-    else if (!this.#worker) this.#finish(1);
     if (this.#next && !this.#next.exit) this.#next.child.kill('SIGKILL');
+    if (this.#worker === null && this.#respawn !== null && this.#lastCrash) {
+      // Between a crash and the next worker: start it now and stop it (gracefully) once it serves.
+      this.#recover(this.#lastCrash);
+    }
+    const w = this.#worker;
+    if (!w || w.exit) {
+      this.#finish(1);
+      return;
+    }
+    // A worker recovering from a crash is told once it serves (before that it has no signal handlers
+    // of its own and would die at once, leaving the apps to nobody).
+    if (w.ready || w.mode !== 'recover') w.child.kill(sig);
+    else void w.next('ready', LOAD_TIMEOUT_MS).then(() => {
+      if (!w.exit) w.child.kill(sig);
+    });
   }
 
   /** Stop every instance the last worker recorded (SIGTERM, then SIGKILL after 5 s). */
@@ -315,13 +342,9 @@ export class Holder {
   }
 
   #finish(code: number): void {
-    for (const h of this.#held.values()) {
-      try {
-        (h as { close?: () => void }).close?.();
-      } catch {
-        // already closed
-      }
-    }
+    // A worker still finishing connections after a handover holds no app of its own: it goes too.
+    for (const w of this.#retiring) if (!w.exit) w.child.kill('SIGKILL');
+    for (const h of this.#held.values()) closeHandle(h);
     this.#held.clear();
     for (const fd of this.#fifos.values()) {
       try {
@@ -332,6 +355,15 @@ export class Holder {
     }
     this.#fifos.clear();
     void this.#log.close().finally(() => this.#resolveExit(code));
+  }
+}
+
+/** Close a socket handle the holder keeps; gone already is fine. */
+function closeHandle(h: object | undefined): void {
+  try {
+    (h as { close?: () => void } | undefined)?.close?.();
+  } catch {
+    // already closed
   }
 }
 

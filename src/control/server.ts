@@ -21,7 +21,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
-import { chmod, unlink } from 'node:fs/promises';
+import { chmod, rename, unlink } from 'node:fs/promises';
 import type { AddressInfo, ListenOptions } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { GvConfigError, GvError } from '../errors.js';
@@ -80,6 +80,8 @@ export interface ControlServerOptions {
    * listened on is taken back instead of bound again, and ours is handed over when listening.
    */
   keeper?: Keeper;
+  /** The pid of gracevisord's holder, when the daemon runs under one (shown by `version`). */
+  holderPid?: number | null;
 }
 
 /** Largest request body accepted; the API's bodies are a few bytes. */
@@ -143,6 +145,7 @@ export class ControlServer {
   readonly #followIntervalMs: number;
   readonly #keeper: Keeper;
   readonly #upgrade: (() => Promise<UpgradeBody>) | null;
+  readonly #holderPid: number | null;
   readonly #routes: Route[];
   #unixServer: Server | null = null;
   #tcpServer: Server | null = null;
@@ -160,6 +163,7 @@ export class ControlServer {
     this.#followIntervalMs = opts.followIntervalMs ?? 200;
     this.#keeper = opts.keeper ?? NO_KEEPER;
     this.#upgrade = opts.upgrade ?? null;
+    this.#holderPid = opts.holderPid ?? null;
     this.#routes = this.#buildRoutes();
   }
 
@@ -189,6 +193,8 @@ export class ControlServer {
         this.#unixServer = unix;
       } else {
         await prepareSocketPath(this.#socketPath);
+        const bindPath = `${this.#socketPath}.${process.pid}`;
+        await unlink(bindPath).catch(() => undefined);
         await this.#bind(unix, () => {
         let previous: number | null = null;
         try {
@@ -197,13 +203,17 @@ export class ControlServer {
           // process.umask(mask) is not allowed in worker threads; the chmod below still applies.
         }
         try {
-          unix.listen(this.#socketPath);
+          unix.listen(bindPath);
         } finally {
           if (previous !== null) process.umask(previous);
         }
         }, `the control socket ${this.#socketPath}`);
         this.#unixServer = unix;
-        await chmod(this.#socketPath, 0o600);
+        await chmod(bindPath, 0o600);
+        // Bound at a side path and renamed into place: libuv unlinks the path a pipe was bound at when
+        // it closes, and a daemon handing over (an upgrade) closes its listener while its successor
+        // serves on the same socket. The rename also replaces a stale socket file in one step.
+        await rename(bindPath, this.#socketPath);
       }
       this.#hold(unixKey(this.#socketPath), unix);
       if (this.#tcp) {
@@ -244,8 +254,11 @@ export class ControlServer {
     return closed;
   }
 
-  /** Stop everything: end log streams, close listeners and connections, remove the socket file. */
-  async close(): Promise<void> {
+  /**
+   * Stop everything: end log streams, close listeners and connections, remove the socket file —
+   * unless `handover`: a successor serves on the same socket, so the file stays.
+   */
+  async close(opts: { handover?: boolean } = {}): Promise<void> {
     this.#follows.abort();
     const servers = [this.#unixServer, this.#tcpServer].filter((s): s is Server => s !== null);
     const unixWasBound = this.#unixServer !== null;
@@ -260,7 +273,7 @@ export class ControlServer {
       await closed;
       clearTimeout(force);
     }));
-    if (unixWasBound) await unlink(this.#socketPath).catch(() => undefined);
+    if (unixWasBound && opts.handover !== true) await unlink(this.#socketPath).catch(() => undefined);
   }
 
   async #bind(server: Server, start: () => void, what: string): Promise<void> {
@@ -400,7 +413,7 @@ export class ControlServer {
     const seg = '([^/]+)';
     const r = (s: string): RegExp => new RegExp(`^${P}${s}\\/?$`);
     return [
-      { method: 'GET', pattern: r('/version'), handle: (): VersionBody => ({ version: VERSION, node: process.version, pid: process.pid }) },
+      { method: 'GET', pattern: r('/version'), handle: (): VersionBody => ({ version: VERSION, node: process.version, pid: process.pid, holder: this.#holderPid }) },
       { method: 'GET', pattern: r('/plugins'), handle: (): PluginsBody => ({ plugins: this.#observe?.plugins() ?? api.plugins() }) },
       { method: 'GET', pattern: r('/metrics'), handle: (ctx) => this.#metrics(ctx) },
       { method: 'GET', pattern: r('/events'), query: ['app', 'since', 'n', 'follow'], handle: (ctx) => this.#events(ctx) },

@@ -74,7 +74,10 @@ export interface AlertTestBody {
 export interface VersionBody {
   version: string;
   node: string;
+  /** The daemon's pid. */
   pid: number;
+  /** The pid of gracevisord's holder it runs under (the process that was started), or null (`--no-holder`). */
+  holder: number | null;
 }
 
 /**

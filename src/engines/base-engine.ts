@@ -4,6 +4,7 @@
  * `stats()` reports. A subclass says how held work is released to a target and how it is refused;
  * listen, address, setTargets and drain are the same for all.
  */
+import { Server as NetServer } from 'node:net';
 import type net from 'node:net';
 import type { ConnectionBudget, DrainResult, Engine, EngineOptions, EngineStats, SetTargetsOptions, Target } from '../plugins/engine.js';
 import { HoldQueue } from './hold-queue.js';
@@ -71,10 +72,14 @@ export abstract class BaseEngine<S extends TargetState, H> implements Engine {
    * The first step of close(): stop accepting. Resolves once the listener is closed; null when a
    * close is already under way (close() is idempotent).
    */
-  protected stopListening(): Promise<void> | null {
+  protected stopListening(opts: { keepIdle?: boolean } = {}): Promise<void> | null {
     if (this.closing) return null;
     this.closing = true;
-    return this.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
+    if (!this.listening) return Promise.resolve();
+    // http.Server.close() also closes the idle keep-alive connections at once, racing a client that
+    // sends its next request on one just then (ECONNRESET); `keepIdle` closes only the listener.
+    const close = opts.keepIdle ? NetServer.prototype.close : this.server.close;
+    return new Promise<void>((resolve) => close.call(this.server, () => resolve()));
   }
 
   /** The engine's counters, from its client sockets, its targets and its hold queue. */

@@ -6,7 +6,7 @@
 // process group is SIGKILLed. The internal port range is a claimed, collision-free slot
 // (test/helpers/ports.ts).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -275,10 +275,10 @@ export class TestDaemon {
   }
 
   /** Start gracevisord and wait until its control socket answers. */
-  async start(opts: { env?: NodeJS.ProcessEnv; gracevisord?: string } = {}): Promise<void> {
+  async start(opts: { env?: NodeJS.ProcessEnv; gracevisord?: string; args?: string[] } = {}): Promise<void> {
     // Watch the run_dir before anything can be spawned: every instance is known the moment it exists.
     trackRunDir(this.#t, this.runDir, `gracevisord ${this.dir}`);
-    const child = spawn(process.execPath, [opts.gracevisord ?? GRACEVISORD, '--conf', this.dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(process.execPath, [opts.gracevisord ?? GRACEVISORD, '--conf', this.dir, ...(opts.args ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     this.child = child;
     track(this.#t, child.pid!, { label: `gracevisord ${this.dir}` });
     child.stdout!.on('data', (c) => (this.output += c));
@@ -359,6 +359,23 @@ export class TestDaemon {
    */
   kill(): void {
     if (this.child) killNow(this.child.pid!);
+    // The daemon the holder runs is in its own process group: found by its command line.
+    for (const pid of daemonProcesses(this.dir)) killNow(pid);
     killRunDir(this.runDir);
   }
+}
+
+/** Pids of the gracevisord processes (a holder and the daemons it runs) started with `--conf dir`. */
+export function daemonProcesses(dir: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => a.endsWith('gracevisord.js')) && argv.includes(dir)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out.sort((a, b) => a - b);
 }

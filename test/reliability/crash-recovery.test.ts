@@ -1,6 +1,7 @@
 // Item 5 of the reliability issue: a daemon that dies the moment an instance is spawned (a plugin's
 // onInstanceStarting calls process.exit(42)) must have recorded that instance already, so that the
-// next daemon on the same run_dir stops every process the dead one left.
+// next daemon on the same run_dir stops every process the dead one left. Run with --no-holder: under
+// the holder a crash is recovered at once (test/cli/restartable.test.ts); this is the daemon alone.
 import t from 'tap';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +10,7 @@ import { alive, Daemon, DEMO_CMD, events, port, setup, until, within } from './f
 
 setup(t);
 
-t.test('a plugin that calls process.exit(42) as an instance starts: the daemon exits 42 and a fresh daemon recovers every instance it left, the starting one included', async (t) => {
+t.test('--no-holder: a plugin that calls process.exit(42) as an instance starts: the daemon exits 42 and a fresh daemon recovers every instance it left, the starting one included', async (t) => {
   const d = Daemon.create(t);
   const marker = join(d.dir, 'exit-now');
   const plugin = join(d.dir, 'exit-plugin.mjs');
@@ -37,7 +38,7 @@ t.test('a plugin that calls process.exit(42) as an instance starts: the daemon e
   ].join('\n') + '\n';
   const conf = join(d.dir, 'gracevisor.yaml');
   writeFileSync(conf, d.yamlTop() + `plugins: [${JSON.stringify(plugin)}]\n` + 'apps:\n' + app('a', pa, 2) + app('b', pb, 1));
-  await d.start(conf);
+  await d.start(conf, { args: ['--no-holder'] });
   const servingA = await d.waitServing('a', 2);
   const servingB = await d.waitServing('b', 1);
   t.equal(servingA.length, 2, 'a has two instances');
@@ -60,7 +61,7 @@ t.test('a plugin that calls process.exit(42) as an instance starts: the daemon e
 
   // A fresh daemon on the same config and run_dir.
   rmSync(marker);
-  await d.start(conf);
+  await d.start(conf, { args: ['--no-holder'] });
   // The control socket answers before the apps start; recovery comes first in the start.
   t.ok(await until(() => events(d.output, 'daemon_ready').length > 0, 30_000), 'the new daemon is ready (event=daemon_ready)');
   const recovered = events(d.output, 'recovered_instance');

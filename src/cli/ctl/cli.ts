@@ -13,7 +13,7 @@ import { EventsCommand } from './events-command.js';
 import { AppNamesCommand, CompletionCommand, CtlCli, HelpCommand } from './help-command.js';
 import { LogsCommand } from './logs-command.js';
 import { PluginsListCommand } from './plugins-command.js';
-import { ReloadCommand } from './reload-command.js';
+import { ReloadCommand, UpgradeCommand } from './reload-command.js';
 import { StatusCommand } from './status-command.js';
 import { VersionCommand } from './version-command.js';
 
@@ -25,7 +25,7 @@ export function buildCtlCli(): Cli {
     binaryVersion: VERSION,
     enableColors: process.stdout.isTTY === true,
   });
-  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, AddCommand, RemoveCommand, LogsCommand, EventsCommand, AlertsTestCommand, PluginsListCommand, VersionCommand, CompletionCommand, HelpCommand, AppNamesCommand]) cli.register(c);
+  for (const c of [StatusCommand, StartCommand, StopCommand, RestartCommand, KillCommand, ReloadCommand, UpgradeCommand, AddCommand, RemoveCommand, LogsCommand, EventsCommand, AlertsTestCommand, PluginsListCommand, VersionCommand, CompletionCommand, HelpCommand, AppNamesCommand]) cli.register(c);
   cli.register(Builtins.VersionCommand);
   return cli;
 }

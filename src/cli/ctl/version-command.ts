@@ -19,7 +19,7 @@ export class VersionCommand extends CtlCommand {
   protected async run(): Promise<number> {
     if (!this.json) this.context.stdout.write(`gracevisorctl ${VERSION}\n`);
     const daemon = await (await this.client()).version();
-    this.out({ gracevisorctl: VERSION, gracevisord: daemon }, (v) => `gracevisord ${v.gracevisord.version} (node ${v.gracevisord.node}, pid ${v.gracevisord.pid})\n`);
+    this.out({ gracevisorctl: VERSION, gracevisord: daemon }, (v) => `gracevisord ${v.gracevisord.version} (node ${v.gracevisord.node}, pid ${v.gracevisord.pid}${v.gracevisord.holder ? `, holder pid ${v.gracevisord.holder}` : ''})\n`);
     return 0;
   }
 }

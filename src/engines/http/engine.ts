@@ -100,7 +100,7 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
    * successor); once no client connection is left, or after `timeoutMs`, the rest is closed.
    */
   async retire(timeoutMs: number): Promise<void> {
-    const stopped = this.stopListening();
+    const stopped = this.stopListening({ keepIdle: true });
     if (!stopped) return;
     this.#retiring = true;
     const server = this.server as http.Server;
