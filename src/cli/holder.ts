@@ -297,7 +297,8 @@ export class Holder {
       void this.#giveUp().then(() => this.#finish(1));
       return;
     }
-    const delay = this.#crashes.length <= 1 ? 0 : Math.min(10_000, 500 * 2 ** (this.#crashes.length - 2));
+    // At once for the first three crashes within the window, then a second's pause before the last try.
+    const delay = this.#crashes.length <= 3 ? 0 : 1000;
     this.#lastCrash = { pid: w.pid, code, signal };
     this.#log.error(`gracevisord crashed (${how}); starting it again${delay > 0 ? ` in ${delay} ms` : ''}: the apps keep running and connections wait`, { event: 'worker_crashed', pid: w.pid, code, signal });
     this.#worker = null;

@@ -10,7 +10,7 @@
  * yaml-deep-flow-abort.yaml) — a worker thread does not contain that. The depth is measured on yaml's
  * concrete syntax tree, which its Parser builds with an explicit stack, walked here with one too.
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Parser, type CST, type Document, type Node } from 'yaml';
+import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node } from 'yaml';
 import { GvError, type SourcePosition } from '../errors.js';
 import type { LoadResult, RawEntry, RawValue } from './raw.js';
 
@@ -39,10 +39,10 @@ class WalkStop {
 /** The deepest nesting of collections a YAML file may have (a gracevisor config needs about 6). */
 export const MAX_YAML_DEPTH = 64;
 
-/** The offset of the first collection nested deeper than `max`, or -1; iterative, so any text is safe. */
-export function tooDeepAt(text: string, max: number): number {
+/** The offset of the first collection in `tokens` (yaml's CST) nested deeper than `max`, or -1; iterative, so any text is safe. */
+export function tooDeepAt(tokens: readonly CST.Token[], max: number): number {
   const stack: Array<{ token: CST.Token | undefined; depth: number }> = [];
-  for (const token of new Parser().parse(text)) stack.push({ token, depth: 0 });
+  for (const token of tokens) stack.push({ token, depth: 0 });
   while (stack.length > 0) {
     const { token, depth } = stack.pop()!;
     if (!token) continue;
@@ -63,13 +63,15 @@ export function tooDeepAt(text: string, max: number): number {
 
 export function loadYaml(text: string, file: string): LoadResult<RawValue> {
   const lineCounter = new LineCounter();
-  const deep = tooDeepAt(text, MAX_YAML_DEPTH);
+  // What yaml's parseDocument does, in two steps so that the depth is checked between them: the
+  // concrete syntax tree (built iteratively), then the document (composed recursively).
+  const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(text));
+  const deep = tooDeepAt(tokens, MAX_YAML_DEPTH);
   if (deep >= 0) {
-    countLines(text, lineCounter);
     const lp = lineCounter.linePos(deep);
     return { value: null, errors: [new GvError('GV_ERR_CONFIG_LIMIT', `collections nest deeper than ${MAX_YAML_DEPTH} levels`, { pos: { file, line: lp.line, col: lp.col }, details: { limit: 'depth', max: MAX_YAML_DEPTH } })] };
   }
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: false });
+  const doc = composeOne(tokens, text.length);
   const at = (offset: number): SourcePosition => {
     const lp = lineCounter.linePos(offset);
     return { file, line: lp.line, col: lp.col };
@@ -143,10 +145,18 @@ function firstOversizedAlias(doc: Document, root: Node, max: number): Node | nul
   return found;
 }
 
-/** Record every line start of `text` in `lineCounter`, as parsing would. */
-function countLines(text: string, lineCounter: LineCounter): void {
-  lineCounter.addNewLine(0);
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
+/** The first document of `tokens`; a second one is a MULTIPLE_DOCS error on the first (as parseDocument). */
+function composeOne(tokens: CST.Token[], length: number): Document {
+  let doc: Document | null = null;
+  for (const d of new Composer({ uniqueKeys: true, prettyErrors: false, merge: false }).compose(tokens, true, length)) {
+    if (!doc) {
+      doc = d as Document;
+      continue;
+    }
+    doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'));
+    break;
+  }
+  return doc!;
 }
 
 function convert(walk: Walk, node: Node): RawValue {
