@@ -365,14 +365,14 @@ export class TestDaemon {
   }
 }
 
-/** Pids of the gracevisord processes (a holder and the daemons it runs) started with `--conf dir`. */
+/** Pids of the gracevisord processes (a holder and the daemons it runs) started with `--conf` `dir` or a file in it. */
 export function daemonProcesses(dir: string): number[] {
   const out: number[] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('gracevisord.js')) && argv.includes(dir)) out.push(Number(p));
+      if (argv.some((a) => a.endsWith('gracevisord.js')) && argv.some((a) => a === dir || a.startsWith(`${dir}/`))) out.push(Number(p));
     } catch {
       // gone
     }
