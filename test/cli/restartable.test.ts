@@ -63,6 +63,8 @@ function fds(pid: number): number {
 class LogWriter {
   sent = 0;
   failed = 0;
+  /** Requests that failed (reset at a crash): the app may or may not have seen them. */
+  readonly failedIds = new Set<number>();
   #running = true;
   readonly #done: Promise<void>;
   constructor(port: number) {
@@ -70,7 +72,10 @@ class LogWriter {
       for (let i = 0; i < 100_000 && this.#running; i++) {
         const s = await once(0, undefined, { port, path: `/?log=${i}` });
         if (s.status === 200) this.sent = i + 1;
-        else this.failed++;
+        else {
+          this.failed++;
+          this.failedIds.add(i);
+        }
         await sleep(20);
       }
     })();
@@ -81,8 +86,13 @@ class LogWriter {
   }
 }
 
-/** Every "line N" the app wrote to its stdout log must be there, whole, once, for N < sent. */
-function checkLogLines(t: Tap.Test, d: TestDaemon, sent: number): void {
+/**
+ * Every "line N" the app wrote to its stdout log must be there, whole and once, for N < sent. A
+ * request that failed (reset at a crash) may never have reached the app: its line may be missing.
+ * `mayLose`: lines a crash may lose besides — what the killed daemon had read from the pipe but not
+ * yet written to the file (README: "What a crash costs"); an upgrade may lose none.
+ */
+function checkLogLines(t: Tap.Test, d: TestDaemon, sent: number, failed: ReadonlySet<number> = new Set(), mayLose = 0): void {
   const text = readFileSync(join(d.logDir, 'app_web.out'), 'utf8');
   const seen = new Map<number, number>();
   let cut = 0;
@@ -95,10 +105,18 @@ function checkLogLines(t: Tap.Test, d: TestDaemon, sent: number): void {
     }
     seen.set(Number(m[1]), (seen.get(Number(m[1])) ?? 0) + 1);
   }
-  const missing: number[] = [];
-  for (let i = 0; i < sent; i++) if (seen.get(i) !== 1) missing.push(i);
+  const doubled: number[] = [];
+  const lost: number[] = [];
+  for (let i = 0; i < sent; i++) {
+    const n = seen.get(i) ?? 0;
+    if (n > 1) doubled.push(i);
+    else if (n === 0 && !failed.has(i)) lost.push(i);
+  }
+  if (failed.size > 0) t.comment(`logged requests reset at a crash: ${[...failed].join(', ')} (in the log: ${[...failed].map((i) => seen.get(i) ?? 0).join(', ')})`);
+  if (lost.length > 0) t.comment(`app log lines lost: ${lost.join(', ')} of ${sent}`);
   t.equal(cut, 0, 'no app log line is cut');
-  t.same(missing.slice(0, 10), [], `every one of the ${sent} app log lines is in the log once (${missing.length} missing or doubled)`);
+  t.same(doubled, [], 'no app log line is written twice');
+  t.ok(lost.length <= mayLose, `of ${sent} app log lines, ${lost.length} lost (at most ${mayLose})`);
 }
 
 /**
@@ -254,7 +272,8 @@ t.test('a crash of the daemon (SIGKILL, a plugin calling process.exit) under loa
   t.comment(`${load.count} requests through two crashes, ${failures.length} failed: ${JSON.stringify(failures.map((f) => f.error))}`);
   onlyCrashResets(t, failures, [{ at: killedAt, until: resumed }, { at: exitAt, until: resumed2 }], 4);
   await waitFor(() => readFileSync(join(d.logDir, 'app_web.out'), 'utf8').includes(` line ${logs.sent - 1} `), 10_000);
-  checkLogLines(t, d, logs.sent);
+  t.ok(logs.failed <= 2, `at most one logged request per crash was reset (${logs.failed})`);
+  checkLogLines(t, d, logs.sent, logs.failedIds, 2);
   d.child!.kill('SIGTERM');
   t.same(await d.exited(), { code: 0, signal: null }, 'SIGTERM stops it with 0');
   t.notOk(alive(appPid!), 'and the app with it');
