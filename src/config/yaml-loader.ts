@@ -3,8 +3,9 @@
  * Parsing is the `yaml` package's; this file only walks its node tree and records positions.
  *
  * An alias is expanded where it is used, so nested aliases could multiply a small text into an
- * enormous tree ("billion laughs"); the walk is bounded by {@link MAX_YAML_NODES} values in all and
- * refuses an alias that refers to a node containing it. Nesting deeper than {@link MAX_YAML_DEPTH} is
+ * enormous tree ("billion laughs"): before anything is expanded, one pass over the document resolves
+ * every alias and measures what it expands to, and more than {@link MAX_YAML_NODES} values in all is
+ * refused; the walk then refuses an alias that refers to a node containing it. Nesting deeper than {@link MAX_YAML_DEPTH} is
  * refused before `yaml` composes the document: its composer recurses, and when a RegExp is compiled
  * with the stack nearly exhausted V8 aborts the whole process instead of throwing (fuzz/regressions/
  * yaml-deep-flow-abort.yaml) — a worker thread does not contain that. The depth is measured on yaml's
@@ -14,20 +15,14 @@ import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, YAMLPar
 import { GvError, type SourcePosition } from '../errors.js';
 import type { LoadResult, RawEntry, RawValue } from './raw.js';
 
-/**
- * Parse YAML text from `file` into a raw value. Syntax errors are GV_ERR_CONFIG_SYNTAX and repeated
- * keys GV_ERR_CONFIG_DUPLICATE_KEY, each at the line and column yaml reports. An empty document is
- * an empty mapping (every key of the format is optional).
- */
 /** The most values one YAML file may expand to, aliases included (a 10 000-app config has about 300 000). */
 export const MAX_YAML_NODES = 2_000_000;
 
-/** The walk's bound and the aliases being expanded (to see one that contains itself). */
+/** What the walk needs: each alias's target (from {@link measureAliases}), and the aliases being expanded (to see one that contains itself). */
 interface Walk {
-  doc: Document;
   at: (offset: number) => SourcePosition;
   errors: GvError[];
-  nodes: number;
+  targets: ReadonlyMap<Node, Node | null>;
   expanding: Set<Node>;
 }
 
@@ -61,6 +56,11 @@ export function tooDeepAt(tokens: readonly CST.Token[], max: number): number {
   return -1;
 }
 
+/**
+ * Parse YAML text from `file` into a raw value. Syntax errors are GV_ERR_CONFIG_SYNTAX and repeated
+ * keys GV_ERR_CONFIG_DUPLICATE_KEY, each at the line and column yaml reports. An empty document is
+ * an empty mapping (every key of the format is optional).
+ */
 export function loadYaml(text: string, file: string): LoadResult<RawValue> {
   const lineCounter = new LineCounter();
   // What yaml's parseDocument does, in two steps so that the depth is checked between them: the
@@ -95,11 +95,11 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
     return { value: { kind: 'map', entries: [], pos: { file, line: 1, col: 1 } }, errors };
   }
   // Aliases are measured before anything is expanded: a billion laughs costs its text's size, not 10^9.
-  const bomb = firstOversizedAlias(doc, doc.contents as Node, MAX_YAML_NODES);
+  const { bomb, targets } = measureAliases(doc.contents as Node, MAX_YAML_NODES);
   if (bomb) {
     return { value: null, errors: [new GvError('GV_ERR_CONFIG_LIMIT', `the YAML expands to more than ${MAX_YAML_NODES} values (aliases of aliases?)`, { pos: at(bomb.range?.[0] ?? 0), details: { limit: 'aliases', max: MAX_YAML_NODES } })] };
   }
-  const walk: Walk = { doc, at, errors, nodes: 0, expanding: new Set() };
+  const walk: Walk = { at, errors, targets, expanding: new Set() };
   try {
     return { value: convert(walk, doc.contents as Node), errors };
   } catch (err) {
@@ -109,12 +109,16 @@ export function loadYaml(text: string, file: string): LoadResult<RawValue> {
 }
 
 /**
- * The first alias (in document order) at which the values expanded so far pass `max`, or null.
+ * One pass over the document in order: each alias's target (the last anchor of its name before it,
+ * as yaml resolves it — `Alias.resolve` searches the whole document on every call, so it is not
+ * used), and the first alias at which the values expanded so far pass `max` (`bomb`, or null).
  * Each node's expanded size is computed once (memoized), so this is linear in the document; an
  * alias to a node containing it counts as one value here (the walk reports it). Recursion is bounded
  * by {@link MAX_YAML_DEPTH} plus the length of alias chains, which the memo keeps finite.
  */
-function firstOversizedAlias(doc: Document, root: Node, max: number): Node | null {
+function measureAliases(root: Node, max: number): { bomb: Node | null; targets: Map<Node, Node | null> } {
+  const anchors = new Map<string, Node>();
+  const targets = new Map<Node, Node | null>();
   const sizes = new Map<Node, number>();
   const open = new Set<Node>();
   let total = 0;
@@ -122,7 +126,9 @@ function firstOversizedAlias(doc: Document, root: Node, max: number): Node | nul
   const size = (node: Node | null | undefined, counting: boolean): number => {
     if (!node || found) return 1;
     if (isAlias(node)) {
-      const target = node.resolve(doc) as Node | undefined;
+      // Every alias of the document is met in counting order first; a target's own aliases are known by then.
+      if (counting) targets.set(node, anchors.get(node.source) ?? null);
+      const target = targets.get(node) ?? null;
       const n = target && !open.has(target) ? size(target, false) : 1;
       if (counting) {
         total += n;
@@ -130,6 +136,7 @@ function firstOversizedAlias(doc: Document, root: Node, max: number): Node | nul
       }
       return n;
     }
+    if (counting && node.anchor) anchors.set(node.anchor, node);
     const known = sizes.get(node);
     if (known !== undefined && !counting) return known;
     open.add(node);
@@ -142,7 +149,7 @@ function firstOversizedAlias(doc: Document, root: Node, max: number): Node | nul
     return n;
   };
   size(root, true);
-  return found;
+  return { bomb: found, targets };
 }
 
 /** The first document of `tokens`; a second one is a MULTIPLE_DOCS error on the first (as parseDocument). */
@@ -160,13 +167,10 @@ function composeOne(tokens: CST.Token[], length: number): Document {
 }
 
 function convert(walk: Walk, node: Node): RawValue {
-  const { doc, at, errors } = walk;
+  const { at, errors } = walk;
   const pos = at(node.range?.[0] ?? 0);
-  if (++walk.nodes > MAX_YAML_NODES) {
-    throw new WalkStop(new GvError('GV_ERR_CONFIG_LIMIT', `the YAML expands to more than ${MAX_YAML_NODES} values (aliases of aliases?)`, { pos, details: { limit: 'aliases', max: MAX_YAML_NODES } }));
-  }
   if (isAlias(node)) {
-    const target = node.resolve(doc);
+    const target = walk.targets.get(node) ?? null;
     if (!target) {
       errors.push(new GvError('GV_ERR_CONFIG_SYNTAX', `the alias *${node.source} refers to no anchor &${node.source} before it`, { pos, details: { alias: node.source } }));
       return { kind: 'scalar', value: null, pos };
