@@ -50,7 +50,6 @@ class Worker {
   readonly pid: number;
   version = VERSION;
   ready = false;
-  loaded = false;
   /** What it said just before exiting, if it did. */
   intent: Extract<ToHolder, { t: 'exiting' }> | null = null;
   exit: { code: number | null; signal: string | null } | null = null;
@@ -82,7 +81,6 @@ class Worker {
 
   /** Hand `m` to whoever waits for its type. */
   heard(m: ToHolder): void {
-    if (m.t === 'loaded') this.loaded = true;
     if (m.t === 'ready') {
       this.ready = true;
       this.version = m.version;
@@ -127,7 +125,6 @@ export class Holder {
   readonly #crashes: number[] = [];
   #resolveExit!: (code: number) => void;
   readonly exited = new Promise<number>((r) => (this.#resolveExit = r));
-  #pendingInit: Worker | null = null;
 
   /** `args`: gracevisord's own arguments (`--conf PATH`), passed to every worker. */
   constructor(args: string[]) {
@@ -195,9 +192,8 @@ export class Holder {
     child.on('exit', (code, signal) => this.#onExit(w, code, signal));
     // A first start or a recovery gets its sockets at once; a takeover only once the old worker froze.
     if (mode !== 'takeover') {
-      this.#pendingInit = w;
       void w.next('loaded', LOAD_TIMEOUT_MS).then((m) => {
-        if (m && this.#pendingInit === w) this.#sendInit(w, mode, {}, previous);
+        if (m) this.#sendInit(w, mode, {}, previous);
       });
     }
     return w;
@@ -225,9 +221,6 @@ export class Holder {
       case 'instances':
         // The frozen old worker no longer writes; only the serving (or taking over) one is listened to.
         if (w === this.#worker || w === this.#next) this.#keepFifos(m.runDir, m.records);
-        break;
-      case 'ready':
-        if (w === this.#worker && !w.ready) this.#everReady = true;
         break;
       case 'upgrade':
         void this.upgrade().then((r) => w.send({ ...r, id: m.id }));
