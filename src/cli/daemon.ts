@@ -283,6 +283,9 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   try {
     log.info('gracevisord starting', { event: 'daemon_starting', version: VERSION, pid: process.pid, config: config.file, mode: init.mode });
     await sup.start({ takeover: init.mode === 'takeover' });
+    // Every listener this config uses is taken by now: the rest would stay bound in the holder.
+    const released = link?.releaseUntaken() ?? [];
+    if (released.length > 0) log.info('closed the listeners this config no longer uses', { event: 'listeners_released', keys: released.join(',') });
     link?.ready(VERSION);
     // Every app serves, or failed its first attempt (and shows as such): either way the daemon is up,
     // and holding systemd at "activating" would only get every app killed at TimeoutStartSec. Under

@@ -37,11 +37,9 @@ export class HolderLink implements Keeper {
   #handlers: HolderHandlers | null = null;
   #upgrades = new Map<number, (r: Extract<ToWorker, { t: 'upgrade-result' }>) => void>();
   #nextUpgrade = 0;
-  readonly #proc: NodeJS.Process;
 
   /** Over `proc`'s IPC channel (the worker's own `process`). */
   constructor(proc: NodeJS.Process = process) {
-    this.#proc = proc;
     this.#send = (msg, handle) => {
       if (!proc.connected || !proc.send) return;
       try {
@@ -90,11 +88,6 @@ export class HolderLink implements Keeper {
       this.#upgrades.clear();
       this.#handlers?.orphaned();
     });
-  }
-
-  /** True while this worker is the holder's. */
-  get connected(): boolean {
-    return this.#proc.connected === true;
   }
 
   /** Say the config loaded, and wait for how to start (and for the listeners the holder keeps). */
@@ -150,9 +143,22 @@ export class HolderLink implements Keeper {
     return p === null ? null : Buffer.from(p, 'base64');
   }
 
-  /** Listeners the holder handed over that nothing took (their app is gone from the config). */
-  leftoverListeners(): string[] {
-    return [...this.#inherited.keys()];
+  /**
+   * Close the listeners the holder handed over that nothing took (their app, or the metrics or TCP
+   * control listener, is gone from this config), here and in the holder; returns their keys.
+   */
+  releaseUntaken(): string[] {
+    const keys = [...this.#inherited.keys()];
+    for (const key of keys) {
+      try {
+        (this.#inherited.get(key) as { close?: () => void }).close?.();
+      } catch {
+        // already closed
+      }
+      this.#inherited.delete(key);
+      this.drop(key);
+    }
+    return keys;
   }
 }
 

@@ -8,6 +8,7 @@ import { unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { KeepAliveLoad, get, once, type LoadSample } from '../helpers/load.js';
+import { portFree } from '../helpers/ports.js';
 import { track } from '../helpers/registry.js';
 import { sleep } from '../helpers/wait.js';
 import { alive, daemonProcesses, ensureBuild, freePort, NODE_BARE, ROOT, TestDaemon, waitFor, type TestApp } from './harness.js';
@@ -327,6 +328,23 @@ t.test('SIGKILL of the old daemon in the middle of a handover, and of the new on
   t.notOk(alive(appPid!), 'the app is stopped');
   t.ok(await waitFor(() => daemonProcesses(d.dir).length === 0, 10_000), `no daemon process is left (${daemonProcesses(d.dir).map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')).join('; ')})`);
   t.ok(!existsSync(join(d.runDir, 'gracevisord.lock')), 'the lock is released');
+});
+
+t.test('an upgrade to a config without an app: its instance is stopped and its public port is free again; the other app keeps its pid', async (t) => {
+  const d = await TestDaemon.create(t);
+  const [web, gone] = [await webApp(), { ...(await webApp()), name: 'gone' }];
+  await d.writeConfig([web, gone]);
+  await d.start();
+  const [webPid] = await d.servingPids('web');
+  const [gonePid] = await d.servingPids('gone');
+  await d.writeConfig([web]);
+  const r = await d.ctl('upgrade');
+  t.equal(r.code, 0, `upgrade exits 0 ${r.stderr}`);
+  t.same(await d.servingPids('web'), [webPid], 'web keeps its instance');
+  t.ok(await waitFor(() => !alive(gonePid!), 30_000), 'the removed app\'s instance is stopped');
+  // Neither the retired daemon nor the holder keeps the removed app's listener.
+  t.ok(await waitFor(() => portFree(gone.port), 30_000), `port ${gone.port} of the removed app is free`);
+  t.match(d.events('listeners_released')[0]?.fields.keys ?? '', new RegExp(`:${gone.port}$`), 'the new daemon says it released it');
 });
 
 t.test('gracevisord --no-holder runs the daemon alone: upgrade is refused with a clear error', async (t) => {
