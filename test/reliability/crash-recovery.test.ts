@@ -6,7 +6,7 @@ import t from 'tap';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get } from '../helpers/load.js';
-import { alive, Daemon, DEMO_CMD, events, port, setup, until, within } from './fixtures/lib.js';
+import { alive, Daemon, DEMO_CMD, events, port, setup, until, within, yamlApp } from './fixtures/lib.js';
 
 setup(t);
 
@@ -27,15 +27,8 @@ t.test('--no-holder: a plugin that calls process.exit(42) as an instance starts:
     '};',
   ].join('\n') + '\n');
   const [pa, pb] = [await port(), await port()];
-  const app = (name: string, p: number, instances: number): string => [
-    `  - name: ${name}`,
-    `    command: ${DEMO_CMD}`,
-    '    healthcheck: /health',
-    '    external_host: 127.0.0.1',
-    `    external_port: ${p}`,
-    `    instances: ${instances}`,
-    '    stop_timeout: 5s',
-  ].join('\n') + '\n';
+  const app = (name: string, p: number, instances: number): string =>
+    yamlApp({ name, command: DEMO_CMD, healthcheck: '/health', external_host: '127.0.0.1', external_port: p, instances, stop_timeout: '5s' });
   const conf = join(d.dir, 'gracevisor.yaml');
   writeFileSync(conf, d.yamlTop() + `plugins: [${JSON.stringify(plugin)}]\n` + 'apps:\n' + app('a', pa, 2) + app('b', pb, 1));
   await d.start(conf, { args: ['--no-holder'] });

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Daemon, DEMO_CMD, fdCount, FIXTURES, NODE_BARE, parseLog, port, setup, sleep, until } from './fixtures/lib.js';
+import { Daemon, DEMO_CMD, fdCount, FIXTURES, NODE_BARE, parseLog, port, setup, sleep, until, yamlApp } from './fixtures/lib.js';
 
 setup(t);
 
@@ -92,16 +92,7 @@ function upstreamErrors(d: Daemon): string {
 }
 
 function demoApp(name: string, p: number, instances = 1): string {
-  return [
-    `  - name: ${name}`,
-    `    command: ${DEMO_CMD}`,
-    '    healthcheck: /health',
-    '    external_host: 127.0.0.1',
-    `    external_port: ${p}`,
-    `    instances: ${instances}`,
-    '    stop_timeout: 5s',
-    '    drain_timeout: 5s',
-  ].join('\n') + '\n';
+  return yamlApp({ name, command: DEMO_CMD, healthcheck: '/health', external_host: '127.0.0.1', external_port: p, instances, stop_timeout: '5s', drain_timeout: '5s' });
 }
 
 /** Under load from `clients` keep-alive clients: SIGKILL `victim` once `before` requests are done, then run until `after` more answered from another pid. */
