@@ -194,6 +194,18 @@ const cases: Case[] = [
       }),
     },
   },
+  // commands: gracevisor runs them without a shell, so shell syntax is refused at the command, naming the operator
+  { name: 'a $(…) substitution in a command', file: 'g.yaml', text: 'apps:\n  - name: a\n    command: "x $(date) --port={port}"\n', code: 'GV_ERR_CONFIG_COMMAND', at: [3, 14], details: { operator: '$(' } },
+  { name: 'a subshell ( … ) in a command', file: 'g.yaml', text: 'apps:\n  - name: a\n    command: "x ( y ) --port={port}"\n', code: 'GV_ERR_CONFIG_COMMAND', at: [3, 14], details: { operator: '(' } },
+  { name: 'a $(…) substitution in a DSL command', file: 'g.conf', text: 'app a {\n  command "x $(date) --port={port}";\n}\n', code: 'GV_ERR_CONFIG_COMMAND', at: [2, 11], details: { operator: '$(' } },
+  // values with a fixed set of forms
+  { name: 'an unknown logger.log_format', file: 'g.yaml', text: 'logger:\n  log_format: json\n', code: 'GV_ERR_CONFIG_RANGE', at: [2, 15] },
+  { name: 'an unknown log_format in the DSL', file: 'g.conf', text: 'logger {\n  log_format json;\n}\n', code: 'GV_ERR_CONFIG_RANGE', at: [2, 14] },
+  { name: 'a trusted_proxies entry that is not an address', file: 'g.yaml', text: app('    trusted_proxies: [10.0.0.1, proxy.local]\n'), code: 'GV_ERR_CONFIG_TYPE', at: [4, 33], details: { value: 'proxy.local' } },
+  { name: 'a trusted_proxies IPv4 prefix over 32 bits', file: 'g.yaml', text: app('    trusted_proxies: [10.0.0.0/33]\n'), code: 'GV_ERR_CONFIG_TYPE', at: [4, 23], details: { value: '10.0.0.0/33' } },
+  { name: 'a trusted_proxies IPv6 prefix over 128 bits', file: 'g.yaml', text: app('    trusted_proxies: ["::1/128", "fd00::/129"]\n'), code: 'GV_ERR_CONFIG_TYPE', at: [4, 34], details: { value: 'fd00::/129' } },
+  { name: 'a trusted_proxies prefix that is not a number', file: 'g.yaml', text: app('    trusted_proxies: [10.0.0.0/8x]\n'), code: 'GV_ERR_CONFIG_TYPE', at: [4, 23], details: { value: '10.0.0.0/8x' } },
+  { name: 'a trusted_proxies entry with two prefixes', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  trusted_proxies 10.0.0.0/8 10.0.0.0/8/8;\n}\n', code: 'GV_ERR_CONFIG_TYPE', at: [3, 30], details: { value: '10.0.0.0/8/8' } },
 ];
 
 // Both syntaxes are one language (README: "every key below behaves identically in both"): each code
