@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { GvConfigError } from '../../src/errors.js';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DaemonLog } from '../../src/supervisor/daemon-log.js';
 import { buildEnv, splitCommand } from '../../src/supervisor/spawn-spec.js';
 import { BEHAVE_APP, behaveApp, NODE_BARE, writeConfig } from '../helpers/config.js';
@@ -87,13 +87,26 @@ t.test('a command that does not exist fails its start with GV_ERR_SPAWN', async 
   t.equal(sup.ports.inUse.length, 0, 'its port went back to the pool');
 });
 
-t.test('as root, user runs the app under that uid and gid', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+/** The first folder above `file` that other users cannot enter (mode without o+x), or null. */
+function closedToOthers(file: string): string | null {
+  for (let d = dirname(file); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return d;
+    if (d === dirname(d)) return null;
+  }
+}
+
+// `nobody` must be able to reach the test app: a checkout under a private folder (a 0700 home, or
+// the mutation tester's sandbox) cannot run this test, and says so.
+const asUserSkip = process.getuid?.() !== 0 ? 'needs root' : closedToOthers(BEHAVE_APP) && `nobody cannot enter ${closedToOthers(BEHAVE_APP)}`;
+t.test('as root, user runs the app under that uid and gid', { skip: asUserSkip }, async (t) => {
   const dir = tempDir(t);
   chmodSync(dir, 0o755);
   const app = await behaveApp('asuser', join(dir, 'mode'), { user: { username: 'nobody' } });
   const cfg = await writeConfig(dir, [app]);
   const sup = await startSupervisor(t, cfg.file);
-  const inst = sup.status('asuser')[0]!.instances[0]!;
+  const appStatus = sup.status('asuser')[0]!;
+  const inst = appStatus.instances[0];
+  if (!inst) return t.fail(`no instance of the app running as nobody (app ${appStatus.state}: ${appStatus.lastError ?? 'no error'})`);
   t.equal(inst.state, 'serving', inst.lastError ?? '');
   const status = readFileSync(`/proc/${inst.pid}/status`, 'utf8');
   t.match(status, /^Uid:\t65534\t65534\t65534\t65534$/m);
