@@ -76,9 +76,15 @@ t.test('a 2-second request started before a restart completes on the old instanc
   const during = await get(port, '/');
   t.not(during.pid, oldPid, 'a new request goes to the new instance during the drain');
   const res = await slow;
+  const answeredAt = Date.now();
   t.equal(res.status, 200);
   t.equal(res.pid, oldPid, 'the slow request was answered by the old instance');
   t.equal((await restart).ok, true);
+  // The stop is what the drain holds back: stop_signal goes out only once the slow request is done.
+  // The client reads the answer a moment after the engine saw it end, so the bound allows 0.5 s; a
+  // drain that did not wait stops the old instance about 2 s (the request's length) before.
+  const stopping = rec.of('onInstanceStopping').find((r) => r.e.instance.pid === oldPid);
+  t.ok(stopping && stopping.at >= answeredAt - 500, `the old instance got stop_signal only once the slow request was answered (stop at ${stopping ? stopping.at - answeredAt : '?'} ms from the answer)`);
   const seq = rec.events.filter((r) => r.e?.instance?.pid === oldPid).map((r) => r.hook).filter((h) => h !== 'onInstanceState');
   t.same(seq.slice(seq.indexOf('onInstanceDraining')), ['onInstanceDraining', 'onInstanceDrained', 'onInstanceStopping', 'onInstanceExit'], 'drained, then stopped');
   const drained = rec.of('onInstanceDrained').find((r) => r.e.instance.pid === oldPid)!;
