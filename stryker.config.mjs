@@ -13,14 +13,14 @@ if (!scope) throw new Error(`GV_MUTATE_FOLDER: unknown folder "${folder}" (one o
 
 export default {
   testRunner: 'tap',
-  tap: { testFiles: scope.tests, nodeArgs: ['--import', 'tsx'], forceBail: true },
+  tap: { testFiles: scope.tests, nodeArgs: ['--import', 'tsx', '--import', './scripts/stryker-worker-coverage.mjs'], forceBail: true },
   // GV_MUTATE_RANGES: a JSON list of `file:line-line` entries, a sample drawn by scripts/mutate.mjs.
   mutate: process.env.GV_MUTATE_RANGES ? JSON.parse(readFileSync(process.env.GV_MUTATE_RANGES, 'utf8')) : scope.mutate,
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
-  coverageAnalysis: scope.coverage ?? 'perTest',
-  ignoreStatic: (scope.coverage ?? 'perTest') === 'perTest', // with coverage off every mutant runs every test anyway
+  coverageAnalysis: 'perTest',
+  ignoreStatic: true,
   incremental: true,
   incrementalFile: `reports/mutation/${folder}/incremental.json`,
   reporters: ['clear-text', 'progress-append-only', 'json', 'html'],

@@ -95,8 +95,8 @@ function closedToOthers(file: string): string | null {
   }
 }
 
-// `nobody` must be able to reach the test app: a checkout under a private folder (a 0700 home, or
-// the mutation tester's sandbox) cannot run this test, and says so.
+// `nobody` must be able to reach the test app (and, below, the daemon): a checkout under a private
+// folder (a 0700 home, or the mutation tester's sandbox) cannot run these tests, and says so.
 const asUserSkip = process.getuid?.() !== 0 ? 'needs root' : closedToOthers(BEHAVE_APP) && `nobody cannot enter ${closedToOthers(BEHAVE_APP)}`;
 t.test('as root, user runs the app under that uid and gid', { skip: asUserSkip }, async (t) => {
   const dir = tempDir(t);
@@ -132,7 +132,7 @@ t.test('an unknown user fails the app with GV_ERR_CONFIG_USER while the others s
   t.equal(res.error?.code, 'GV_ERR_CONFIG_USER');
 });
 
-t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER_SWITCH, the other apps start', { skip: process.getuid?.() !== 0 && 'needs root to start a daemon as nobody' }, async (t) => {
+t.test('a daemon that is not root cannot run an app as another user: GV_ERR_USER_SWITCH, the other apps start', { skip: process.getuid?.() !== 0 ? 'needs root to start a daemon as nobody' : asUserSkip }, async (t) => {
   const dir = tempDir(t);
   chmodSync(dir, 0o777);
   const asRoot = await behaveApp('asroot', join(dir, 'mode'), { user: { username: 'root' } });
