@@ -1,8 +1,7 @@
 // What `npm run mutate` mutates, folder by folder, and which tests judge each folder's mutants: the
 // tests that exercise the folder in-process. The CLI tests run the built daemon from dist/, which is
 // not mutated, so they cannot kill a mutant and are left out.
-// Coverage is per test file; what the config reader's worker thread runs is counted too
-// (scripts/stryker-worker-coverage.mjs).
+// Coverage is per test file: a mutant runs against the test files that reach its code.
 export const FOLDERS = {
   config: {
     mutate: ['src/config/**/*.ts', '!src/config/generated/**'],
