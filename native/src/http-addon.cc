@@ -9,6 +9,8 @@
 #include <cstring>
 #include <memory>
 
+#include <fcntl.h>
+
 #include "http-plane.h"
 
 namespace {
@@ -99,6 +101,7 @@ class HttpPlane : public Napi::ObjectWrap<HttpPlane> {
       o.headerTimeoutMs = OptU32(js, "headerTimeoutMs", o.headerTimeoutMs);
       o.clientIdleMs = OptU32(js, "clientIdleMs", o.clientIdleMs);
       o.queueTimeoutMs = OptU32(js, "queueTimeoutMs", o.queueTimeoutMs);
+      o.retryGraceMs = OptU32(js, "retryGraceMs", o.retryGraceMs);
       o.maxHeld = OptU32(js, "maxHeld", o.maxHeld);
       o.upstreamTimeoutMs = OptU32(js, "upstreamTimeoutMs", o.upstreamTimeoutMs);
       o.upstreamIdleMs = OptU32(js, "upstreamIdleMs", o.upstreamIdleMs);
@@ -390,6 +393,7 @@ class HttpPlane : public Napi::ObjectWrap<HttpPlane> {
     o.Set("headerTimeoutMs", num(p.headerTimeoutMs));
     o.Set("clientIdleMs", num(p.clientIdleMs));
     o.Set("queueTimeoutMs", num(p.queueTimeoutMs));
+    o.Set("retryGraceMs", num(p.retryGraceMs));
     o.Set("maxHeld", num(p.maxHeld));
     o.Set("upstreamTimeoutMs", num(p.upstreamTimeoutMs));
     o.Set("upstreamIdleMs", num(p.upstreamIdleMs));
@@ -417,29 +421,59 @@ void CallJs(Napi::Env env, Napi::Function fn, State* state, Event* ev) {
   if (env == nullptr || e == nullptr) return;
   if (state != nullptr && state->owner != nullptr) state->owner->OnEvent(env, *e);
   if (fn.IsEmpty()) return;
-  Napi::Object o = Napi::Object::New(env);
+  // Raw N-API with every status checked: while the environment is being torn down (the process
+  // exits with a plane still reporting) these calls fail, and node-addon-api's wrappers would then
+  // try to throw, which aborts the process (napi_throw: FATAL ERROR). Here a failed call drops the
+  // event instead.
+  napi_env raw = env;
+  napi_value o;
+  if (napi_create_object(raw, &o) != napi_ok) return;
+  auto set = [&](const char* key, const std::string& value) {
+    napi_value v;
+    return napi_create_string_utf8(raw, value.data(), value.size(), &v) == napi_ok &&
+           napi_set_named_property(raw, o, key, v) == napi_ok;
+  };
+  bool ok = true;
   switch (e->kind) {
     case Event::Idle:
-      o.Set("type", Napi::String::New(env, "idle"));
-      o.Set("target", Napi::String::New(env, e->target));
+      ok = set("type", "idle") && set("target", e->target);
       break;
     case Event::Log:
-      o.Set("type", Napi::String::New(env, "log"));
-      o.Set("level", Napi::String::New(env, "warn"));
-      o.Set("msg", Napi::String::New(env, e->msg));
-      if (!e->target.empty()) o.Set("target", Napi::String::New(env, e->target));
-      if (!e->code.empty()) o.Set("code", Napi::String::New(env, e->code));
+      ok = set("type", "log") && set("level", "warn") && set("msg", e->msg) &&
+           (e->target.empty() || set("target", e->target)) && (e->code.empty() || set("code", e->code));
       break;
     case Event::Closed:
-      o.Set("type", Napi::String::New(env, "closed"));
+      ok = set("type", "closed");
       break;
   }
-  fn.Call({o});
+  if (!ok) return;
+  napi_value undefined, result;
+  if (napi_get_undefined(raw, &undefined) != napi_ok) return;
+  napi_call_function(raw, undefined, fn, 1, &o, &result);
   // An exception thrown by the callback stays pending in JS (reported as uncaught); never here.
+}
+
+// dupFd(fd) -> a new close-on-exec descriptor of the same socket. The engine keeps the listening
+// socket as a libuv handle that never polls it (to hand it to a successor daemon), on its own
+// descriptor, while the plane's threads accept on theirs.
+Napi::Value DupFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "dupFd(fd): fd must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    ThrowErrno(env, errno, "dup");
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, copy);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("HttpPlane", HttpPlane::Init(env));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd, "dupFd"));
   exports.Set("platform", Napi::String::New(env, "linux"));
   return exports;
 }

@@ -433,8 +433,8 @@ class Worker {
   std::vector<Client*> ready_;        // clients to Drive after the current event (no recursion)
   std::vector<Target*> forgetq_;      // locals to drop at the end of the batch, if still unused
 
-  TimerList tHeader_, tIdle_, tHeld_, tWait_, tLinger_, tUpFirst_, tUpIdle_;
-  TimerList* lists_[7] = {&tHeader_, &tIdle_, &tHeld_, &tWait_, &tLinger_, &tUpFirst_, &tUpIdle_};
+  TimerList tHeader_, tIdle_, tHeld_, tWait_, tLinger_, tUpFirst_, tUpIdle_, tGrace_;
+  TimerList* lists_[8] = {&tHeader_, &tIdle_, &tHeld_, &tWait_, &tLinger_, &tUpFirst_, &tUpIdle_, &tGrace_};
 
   // Log rate limit: at most kLogBurst lines per second per worker, the rest counted.
   uint64_t logWindow_ = 0;
@@ -443,7 +443,7 @@ class Worker {
 };
 
 namespace {
-enum TimerKind { kTHeader, kTIdle, kTHeld, kTWait, kTLinger, kTUpFirst, kTUpIdle };
+enum TimerKind { kTHeader, kTIdle, kTHeld, kTWait, kTLinger, kTUpFirst, kTUpIdle, kTGrace };
 constexpr int kLogBurst = 20;
 // Longest the loop sleeps without a timer, so an accept pause or close deadline is seen in time.
 constexpr int kMaxSleepMs = 1000;
@@ -457,9 +457,10 @@ Worker::~Worker() {
 
 int Worker::Init(int listenFd) {
   clients_.prev = clients_.next = &clients_;
-  const uint32_t durs[7] = {o_.headerTimeoutMs, o_.clientIdleMs, o_.queueTimeoutMs, o_.upstreamTimeoutMs,
-                            o_.lingerMs, o_.upstreamTimeoutMs, o_.upstreamIdleMs};
-  for (int i = 0; i < 7; i++) {
+  const uint32_t durs[8] = {o_.headerTimeoutMs, o_.clientIdleMs, o_.queueTimeoutMs, o_.upstreamTimeoutMs,
+                            o_.lingerMs, o_.upstreamTimeoutMs, o_.upstreamIdleMs,
+                            std::min(o_.retryGraceMs, o_.queueTimeoutMs)};
+  for (int i = 0; i < 8; i++) {
     lists_[i]->dur = static_cast<uint64_t>(durs[i]) * kMs;
     lists_[i]->kind = i;
   }
@@ -543,7 +544,9 @@ void Worker::Accept() {
         return;
       }
       shed.Add(1);
-      CloseClient(v, true);
+      // A plain close, as the JS engine's: it has sent no request we owe an answer (a client with
+      // unread bytes still gets a reset from the kernel).
+      CloseClient(v, false);
     }
     sockaddr_storage sa;
     socklen_t salen = sizeof sa;
@@ -928,7 +931,10 @@ void Worker::Hold(Client* c) {
   heldNow_++;
   held.Set(heldNow_);
   heldTotal.Add(1);
-  TimerArm(&tHeld_, &c->timer, now_);
+  // A retry whose only target failed it waits retryGraceMs for JS to replace that target, then has
+  // its last try there (the engine contract: a dead instance is replaced within milliseconds; one
+  // that stays refuses the last try, and the client gets 502, not a 503 at queue_timeout).
+  TimerArm(retryOfOnly && !c->heldRetry ? &tGrace_ : &tHeld_, &c->timer, now_);
 }
 
 void Worker::ReleaseHeld() {
@@ -1864,6 +1870,19 @@ void Worker::OnTimer(TimerList* l, TimerNode* n) {
         Unhold(c);
         errors[kE503].Add(1);
         Reply(c, 503, !c->reqBodyDone);
+        if (!c->dead) Drive(c);
+      }
+      break;
+    case kTGrace:
+      if (c->st == CState::Held) {
+        Unhold(c);
+        TLocal* tl = Pick(nullptr);
+        c->heldRetry = true;  // this is the last try: a failure now is answered 502
+        if (tl == nullptr) {
+          Hold(c);  // no target at all now: held like a new request, up to queue_timeout
+          break;
+        }
+        Dispatch(c, tl);
         if (!c->dead) Drive(c);
       }
       break;

@@ -47,6 +47,9 @@ struct Options {
   // A keep-alive client connection idle between requests is closed after this.
   uint32_t clientIdleMs = 65'000;
   uint32_t queueTimeoutMs = 5'000;
+  // A retry whose only target failed it waits this long (at most queueTimeoutMs) for a replacement,
+  // then is sent to that target once more; a failure then is a 502.
+  uint32_t retryGraceMs = 1'000;
   // Requests held while there is no target, for the whole plane (split evenly between threads).
   uint32_t maxHeld = 1024;
   uint32_t upstreamTimeoutMs = 60'000;

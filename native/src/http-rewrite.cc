@@ -58,7 +58,9 @@ void WriteRequestHead(const char* buf, const RequestHead& r, const ForwardCtx& c
   out->append(" HTTP/1.1\r\nHost: ", 17);
   if (r.hasHost) Put(out, buf, r.host);
   out->append("\r\n", 2);
-  // X-Forwarded-For values of a trusted peer, joined in order.
+  // X-Forwarded-For values, joined in order, with the peer appended (as nginx's
+  // $proxy_add_x_forwarded_for and the JS engine do: the app reads the last entry, the one this
+  // proxy vouches for). Only Proto and Host are a trusted peer's alone to set.
   bool xffSeen = false;
   bool protoSeen = false;
   bool fhostSeen = false;
@@ -73,11 +75,9 @@ void WriteRequestHead(const char* buf, const RequestHead& r, const ForwardCtx& c
         PutHeader(out, buf, h);
         break;
       case Hdr::XForwardedFor:
-        if (c.trusted) {
-          if (xffSeen) xff.append(", ", 2);
-          xff.append(buf + h.value.off, h.value.len);
-          xffSeen = true;
-        }
+        if (xffSeen) xff.append(", ", 2);
+        xff.append(buf + h.value.off, h.value.len);
+        xffSeen = true;
         break;
       case Hdr::XForwardedProto:
         if (c.trusted && !protoSeen) {
