@@ -6,6 +6,9 @@ import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Test } from 'tap';
 import type { Engine, EngineOptions, Target } from '../../src/plugins/engine.js';
+import { HttpEngine } from '../../src/engines/http/engine.js';
+import { loadHttpAddon } from '../../src/engines/http-native/addon.js';
+import { NativeHttpEngine } from '../../src/engines/http-native/engine.js';
 
 /** A running http backend. */
 export interface HttpBackend {
@@ -130,4 +133,21 @@ export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * Which http implementation the http engine tests run against: `GV_TEST_HTTP_IMPL=native` (the
+ * native data plane; the *-native.test.ts files set it) or the JavaScript engine (default). Both
+ * meet the same contract, so the same tests assert the same things of each.
+ */
+export function httpImpl(): 'native' | 'js' {
+  return process.env.GV_TEST_HTTP_IMPL === 'native' ? 'native' : 'js';
+}
+
+/** A new http engine of the implementation under test ({@link httpImpl}); fails the run if the native one is asked for and missing. */
+export function newHttpEngine(opts: EngineOptions): Engine {
+  if (httpImpl() === 'js') return new HttpEngine(opts);
+  const loaded = loadHttpAddon();
+  if (!loaded.addon) throw new Error(`GV_TEST_HTTP_IMPL=native but the native http data plane is unavailable: ${loaded.reason}`);
+  return new NativeHttpEngine(opts, loaded.addon);
 }
