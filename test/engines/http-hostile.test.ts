@@ -5,28 +5,10 @@ import t from 'tap';
 import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import { engineOptions, get, httpBackend, started, until, newHttpEngine } from './backends.js';
+import { engineOptions, get, httpBackend, raw, started, until, newHttpEngine } from './backends.js';
 
 // A regression that makes something here hang fails with the test's name, not at tap's timeout.
 t.beforeEach((t) => t.setTimeout(60_000));
-
-/** Send raw bytes on a fresh connection and collect everything until the server closes or `ms` pass. */
-function raw(port: number, bytes: string, ms = 5_000): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    let out = '';
-    const done = (): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(out);
-    };
-    const timer = setTimeout(done, ms);
-    s.on('data', (d) => (out += d.toString()));
-    s.on('close', done);
-    s.on('error', done);
-    s.write(bytes);
-  });
-}
 
 t.test('an app that accepts and never answers gets its requests answered 504 at upstream_timeout', async (t) => {
   const silent = net.createServer((s) => s.on('data', () => {}));
