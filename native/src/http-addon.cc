@@ -102,6 +102,7 @@ class HttpPlane : public Napi::ObjectWrap<HttpPlane> {
       o.clientIdleMs = OptU32(js, "clientIdleMs", o.clientIdleMs);
       o.queueTimeoutMs = OptU32(js, "queueTimeoutMs", o.queueTimeoutMs);
       o.retryGraceMs = OptU32(js, "retryGraceMs", o.retryGraceMs);
+      o.retireIdleMs = OptU32(js, "retireIdleMs", o.retireIdleMs);
       o.maxHeld = OptU32(js, "maxHeld", o.maxHeld);
       o.upstreamTimeoutMs = OptU32(js, "upstreamTimeoutMs", o.upstreamTimeoutMs);
       o.upstreamIdleMs = OptU32(js, "upstreamIdleMs", o.upstreamIdleMs);
@@ -394,6 +395,7 @@ class HttpPlane : public Napi::ObjectWrap<HttpPlane> {
     o.Set("clientIdleMs", num(p.clientIdleMs));
     o.Set("queueTimeoutMs", num(p.queueTimeoutMs));
     o.Set("retryGraceMs", num(p.retryGraceMs));
+    o.Set("retireIdleMs", num(p.retireIdleMs));
     o.Set("maxHeld", num(p.maxHeld));
     o.Set("upstreamTimeoutMs", num(p.upstreamTimeoutMs));
     o.Set("upstreamIdleMs", num(p.upstreamIdleMs));

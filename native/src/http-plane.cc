@@ -433,8 +433,8 @@ class Worker {
   std::vector<Client*> ready_;        // clients to Drive after the current event (no recursion)
   std::vector<Target*> forgetq_;      // locals to drop at the end of the batch, if still unused
 
-  TimerList tHeader_, tIdle_, tHeld_, tWait_, tLinger_, tUpFirst_, tUpIdle_, tGrace_;
-  TimerList* lists_[8] = {&tHeader_, &tIdle_, &tHeld_, &tWait_, &tLinger_, &tUpFirst_, &tUpIdle_, &tGrace_};
+  TimerList tHeader_, tIdle_, tHeld_, tWait_, tLinger_, tUpFirst_, tUpIdle_, tGrace_, tRetire_;
+  TimerList* lists_[9] = {&tHeader_, &tIdle_, &tHeld_, &tWait_, &tLinger_, &tUpFirst_, &tUpIdle_, &tGrace_, &tRetire_};
 
   // Log rate limit: at most kLogBurst lines per second per worker, the rest counted.
   uint64_t logWindow_ = 0;
@@ -443,7 +443,7 @@ class Worker {
 };
 
 namespace {
-enum TimerKind { kTHeader, kTIdle, kTHeld, kTWait, kTLinger, kTUpFirst, kTUpIdle, kTGrace };
+enum TimerKind { kTHeader, kTIdle, kTHeld, kTWait, kTLinger, kTUpFirst, kTUpIdle, kTGrace, kTRetire };
 constexpr int kLogBurst = 20;
 // Longest the loop sleeps without a timer, so an accept pause or close deadline is seen in time.
 constexpr int kMaxSleepMs = 1000;
@@ -457,10 +457,10 @@ Worker::~Worker() {
 
 int Worker::Init(int listenFd) {
   clients_.prev = clients_.next = &clients_;
-  const uint32_t durs[8] = {o_.headerTimeoutMs, o_.clientIdleMs, o_.queueTimeoutMs, o_.upstreamTimeoutMs,
+  const uint32_t durs[9] = {o_.headerTimeoutMs, o_.clientIdleMs, o_.queueTimeoutMs, o_.upstreamTimeoutMs,
                             o_.lingerMs, o_.upstreamTimeoutMs, o_.upstreamIdleMs,
-                            std::min(o_.retryGraceMs, o_.queueTimeoutMs)};
-  for (int i = 0; i < 8; i++) {
+                            std::min(o_.retryGraceMs, o_.queueTimeoutMs), o_.retireIdleMs};
+  for (int i = 0; i < 9; i++) {
     lists_[i]->dur = static_cast<uint64_t>(durs[i]) * kMs;
     lists_[i]->kind = i;
   }
@@ -970,7 +970,8 @@ void Worker::StartRequest(Client* c) {
 bool Worker::ParseHead(Client* c) {
   const uint32_t len = c->in.size();
   if (len == 0) return false;
-  if (c->timer.list == &tIdle_) TimerArm(&tHeader_, &c->timer, now_);  // first byte of the next request
+  // First byte of the next request (also of a client idle in connection-close mode).
+  if (c->timer.list == &tIdle_ || c->timer.list == &tRetire_) TimerArm(&tHeader_, &c->timer, now_);
   // Only parse once a CRLFCRLF may be there: a head trickled byte by byte costs a memmem per read.
   const char* buf = c->in.data();
   const uint32_t from = c->scanned > 3 ? c->scanned - 3 : 0;
@@ -1863,6 +1864,7 @@ void Worker::OnTimer(TimerList* l, TimerNode* n) {
       break;
     case kTIdle:
     case kTLinger:
+    case kTRetire:
       CloseClient(c, false);
       break;
     case kTHeld:
@@ -1978,12 +1980,12 @@ void Worker::Commands() {
       case CmdKind::ConnClose:
         forceClose_ = cmd.flag;
         if (forceClose_) {
-          // Idle keep-alive clients would otherwise stay forever: close them now.
-          std::vector<Client*> idle;
+          // Idle keep-alive clients would otherwise stay until clientIdleMs. Closing them at once
+          // races a client sending its next request just then (it would see a reset): they get
+          // retireIdleMs more, and a request that starts meanwhile is served with Connection: close.
           for (Client* c = clients_.next; c != &clients_; c = c->next) {
-            if (c->st == CState::Head && c->in.size() == 0 && c->timer.list == &tIdle_) idle.push_back(c);
+            if (c->st == CState::Head && c->in.size() == 0 && c->timer.list == &tIdle_) TimerArm(&tRetire_, &c->timer, now_);
           }
-          for (Client* c : idle) CloseClient(c, false);
         }
         break;
       case CmdKind::Close: {
@@ -1997,7 +1999,7 @@ void Worker::Commands() {
         closeDeadline_ = cmd.deadline;
         std::vector<Client*> idle;
         for (Client* c = clients_.next; c != &clients_; c = c->next) {
-          if (c->st == CState::Head && c->in.size() == 0 && c->timer.list == &tIdle_) idle.push_back(c);
+          if (c->st == CState::Head && c->in.size() == 0 && (c->timer.list == &tIdle_ || c->timer.list == &tRetire_)) idle.push_back(c);
         }
         for (Client* c : idle) CloseClient(c, false);
         std::deque<Client*> q = heldq_;

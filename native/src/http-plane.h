@@ -64,6 +64,9 @@ struct Options {
   // How long a closing client connection is read and discarded after the last response (so a RST
   // does not destroy the response in its receive path).
   uint32_t lingerMs = 2'000;
+  // In connection-close mode (a successor daemon accepts now), an idle keep-alive client is closed
+  // once it has been idle this long.
+  uint32_t retireIdleMs = 1'000;
   std::vector<Cidr> trustedProxies;
   std::string proto = "http";
 };

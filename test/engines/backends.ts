@@ -171,10 +171,14 @@ export function httpImpl(): 'native' | 'js' {
   return process.env.GV_TEST_HTTP_IMPL === 'native' ? 'native' : 'js';
 }
 
-/** A new http engine of the implementation under test ({@link httpImpl}); fails the run if the native one is asked for and missing. */
+/**
+ * A new http engine of the implementation under test ({@link httpImpl}); fails the run if the native
+ * one is asked for and missing. `GV_TEST_HTTP_ADDON` names another build of the addon (native/asan.sh:
+ * the sanitizer build).
+ */
 export function newHttpEngine(opts: EngineOptions): Engine {
   if (httpImpl() === 'js') return new HttpEngine(opts);
-  const loaded = loadHttpAddon();
+  const loaded = loadHttpAddon(process.env.GV_TEST_HTTP_ADDON || undefined);
   if (!loaded.addon) throw new Error(`GV_TEST_HTTP_IMPL=native but the native http data plane is unavailable: ${loaded.reason}`);
   return new NativeHttpEngine(opts, loaded.addon);
 }
