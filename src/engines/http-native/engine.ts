@@ -48,6 +48,12 @@ export class NativeHttpEngine implements Engine {
   readonly #waiters = new Map<string, Set<() => void>>();
   #closed: Promise<void> | null = null;
   #onClosed: (() => void) | null = null;
+  /**
+   * Keeps Node's event loop alive while the engine listens, as a listening net.Server does: the
+   * plane's threads and its unpolled listener handle do not (a process whose only work is this
+   * engine, bench/engine-proxy.mjs, would otherwise exit after listen()).
+   */
+  #alive: NodeJS.Timeout | null = null;
 
   /** Binds nothing; `listen()` does. */
   constructor(opts: NativeHttpEngineOptions, addon: HttpAddon) {
@@ -106,6 +112,7 @@ export class NativeHttpEngine implements Engine {
       });
     }
     this.#plane = plane;
+    this.#alive = setInterval(() => {}, 2 ** 31 - 1);
   }
 
   address(): { host: string; port: number } {
@@ -189,6 +196,8 @@ export class NativeHttpEngine implements Engine {
     const plane = this.#plane;
     this.#keeper?.close();
     this.#keeper = null;
+    if (this.#alive) clearInterval(this.#alive);
+    this.#alive = null;
     if (!plane) return;
     const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
     plane.close(timeoutMs === undefined || !Number.isFinite(timeoutMs) ? undefined : Math.max(0, timeoutMs));
