@@ -114,3 +114,11 @@ t.test('500 slowloris clients get 408 at header_timeout while others are served'
   t.equal(answers.filter((x) => firstStatus(x) === 408).length, 500, 'every slow client got 408');
   t.same(a.seen.length, 20, 'no slow request reached the app');
 });
+
+t.test('targets set before listen() are served once it listens', async (t) => {
+  const a = await httpBackend(t, 'A');
+  const engine = newHttpEngine(engineOptions());
+  engine.setTargets([a.target]);
+  await started(t, engine);
+  t.equal((await get(engine.address().port, '/')).body, 'A');
+});

@@ -44,6 +44,8 @@ export class NativeHttpEngine implements Engine {
   #address: { host: string; port: number } | null = null;
   /** Ids of the current targets. */
   #current = new Set<string>();
+  /** What setTargets was last told, so that targets set before listen() reach the plane. */
+  #targets: { targets: Target[]; hold: boolean } = { targets: [], hold: true };
   /** drain() waiters per target id, woken by the plane's `idle` event. */
   readonly #waiters = new Map<string, Set<() => void>>();
   #closed: Promise<void> | null = null;
@@ -112,6 +114,7 @@ export class NativeHttpEngine implements Engine {
       });
     }
     this.#plane = plane;
+    if (this.#targets.targets.length > 0 || !this.#targets.hold) this.setTargets(this.#targets.targets, { hold: this.#targets.hold });
     this.#alive = setInterval(() => {}, 2 ** 31 - 1);
   }
 
@@ -124,6 +127,7 @@ export class NativeHttpEngine implements Engine {
   }
 
   setTargets(targets: Target[], opts: SetTargetsOptions = {}): void {
+    this.#targets = { targets: [...targets], hold: opts.hold ?? true };
     const plane = this.#plane;
     if (!plane || this.#closed) return;
     plane.setTargets(targets.map((t) => ({ id: t.id, host: t.host, port: t.port })), opts.hold ?? true);
