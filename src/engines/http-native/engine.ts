@@ -156,7 +156,7 @@ export class NativeHttpEngine implements Engine {
     }
     const open = this.#plane ? Math.max(0, this.#plane.inFlight(target.id)) : 0;
     if (open === 0 && this.#plane && !this.#current.has(target.id)) this.#plane.forget(target.id);
-    return { drained: open === 0, open, elapsedMs: performance.now() - started };
+    return { drained: open === 0, open, elapsedMs: Math.round(performance.now() - started) };
   }
 
   stats(): EngineStats {
