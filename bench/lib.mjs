@@ -2,7 +2,7 @@
 // free loopback ports, child processes that print "ready PORT", throwaway nginx/haproxy configs.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,90 @@ export async function startProcess(cmd, args, { port, readyLine = false, env } =
   return { child, port: readyPort, stop };
 }
 
+/** The temp paths every throwaway nginx config needs, under `dir`, tagged with its port. */
+function nginxTemps(dir, tag) {
+  return ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `  ${k}_temp_path ${dir}/nginx-${tag}-${k};`).join('\n');
+}
+
+/**
+ * Start nginx (one worker) answering every request on 127.0.0.1:listen with a fixed 200 body: the
+ * benchmark's fast backend, so that the proxy, not the backend, is what is measured.
+ */
+export async function startNginxBackend(dir, listen) {
+  const conf = join(dir, `nginx-backend-${listen}.conf`);
+  writeFileSync(conf, `worker_processes 1;
+daemon off;
+pid ${dir}/nginx-backend-${listen}.pid;
+error_log ${dir}/nginx-backend-${listen}-error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+${nginxTemps(dir, `backend-${listen}`)}
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:${listen} backlog=4096;
+    location / { return 200 "hello\n"; }
+  }
+}
+`);
+  return startProcess('nginx', ['-e', `${dir}/nginx-backend-${listen}-error.log`, '-p', dir, '-c', conf], { port: listen });
+}
+
+/** Start Caddy (`reverse_proxy`, GOMAXPROCS=1, admin and automatic HTTPS off) on 127.0.0.1:listen to 127.0.0.1:upstream. */
+export async function startCaddy(dir, listen, upstream) {
+  const conf = join(dir, `Caddyfile-${listen}`);
+  writeFileSync(conf, `{
+  admin off
+  auto_https off
+}
+http://127.0.0.1:${listen} {
+  bind 127.0.0.1
+  reverse_proxy 127.0.0.1:${upstream}
+}
+`);
+  return startProcess('caddy', ['run', '--adapter', 'caddyfile', '--config', conf], { port: listen, env: { GOMAXPROCS: '1', XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir } });
+}
+
+/**
+ * CPU seconds (user + system) used so far by process `pid` and every descendant it has now (nginx's
+ * workers, the daemon's apps), from /proc; Linux only (NaN elsewhere). Clock ticks are 100 a second
+ * on Linux (USER_HZ).
+ */
+export function treeCpuSeconds(pid) {
+  let entries;
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return NaN;
+  }
+  const children = new Map();
+  const ticks = new Map();
+  for (const d of entries) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after "(comm) ": state ppid … utime (12th) stime (13th).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(f[1]);
+    ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(Number(d));
+  }
+  if (!ticks.has(pid)) return NaN;
+  let total = 0;
+  for (const stack = [pid]; stack.length > 0;) {
+    const p = stack.pop();
+    total += ticks.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total / 100;
+}
+
 /** Start nginx (one worker) proxying 127.0.0.1:listen to 127.0.0.1:upstream with upstream keep-alive. */
 export async function startNginx(dir, listen, upstream) {
   const conf = join(dir, `nginx-${listen}.conf`);
@@ -77,11 +161,7 @@ error_log ${dir}/nginx-${listen}-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${dir}/nginx-body;
-  proxy_temp_path ${dir}/nginx-proxy;
-  fastcgi_temp_path ${dir}/nginx-fastcgi;
-  uwsgi_temp_path ${dir}/nginx-uwsgi;
-  scgi_temp_path ${dir}/nginx-scgi;
+${nginxTemps(dir, listen)}
   keepalive_requests 1000000;
   upstream app { server 127.0.0.1:${upstream}; keepalive 128; keepalive_requests 1000000; }
   server {

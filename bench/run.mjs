@@ -1,21 +1,26 @@
 #!/usr/bin/env node
 // `npm run bench`: side-by-side throughput of gracevisor's engines and of nginx/haproxy, in one run.
 //
-//   npm run build && npm run bench -- [--runs 3] [--duration 5] [--connections 50] [--only http|tcp] [--json FILE]
+//   npm run build && npm run bench -- [--runs 3] [--duration 5] [--connections 50] [--only http|tcp]
+//                                     [--subjects REGEX] [--backend nginx|node] [--json FILE]
 //
-// It starts a fast keep-alive HTTP backend (bench/backend.mjs) and an iperf3 server, then every subject
+// It starts a fast keep-alive HTTP backend — nginx answering a fixed 200 body (one worker) when nginx
+// is installed, else bench/backend.mjs (Node; slower than nginx, so it caps every proxy: the table
+// says which) — and an iperf3 server, then every subject
 // of bench/subjects.mjs (plus bench/splice-subjects.mjs when present), each in its own process: our
 // engines from dist/ through bench/engine-proxy.mjs, nginx and haproxy with throwaway configs on free
 // loopback ports when they are installed. HTTP subjects are measured with wrk, TCP ones with iperf3,
 // in interleaved rounds (subject A, B, C, then again) so a busy moment hurts all of them alike; the
-// table shows medians and ratios to "direct" and to the group's reference (nginx / haproxy tcp).
+// table shows medians and ratios to "direct" and to the group's reference (nginx / haproxy tcp), and
+// for http the CPU each proxy used per request (its process and children, from /proc, over the run
+// divided by the requests wrk counted).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, has, startProcess } from './lib.mjs';
+import { freePort, has, startNginxBackend, startProcess, treeCpuSeconds } from './lib.mjs';
 import { subjects as builtin } from './subjects.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,6 +31,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     threads: { type: 'string', default: '1' },
     only: { type: 'string' },
+    subjects: { type: 'string' },
+    backend: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -82,8 +89,9 @@ async function main() {
   const extra = join(root, 'bench', 'splice-subjects.mjs');
   if (existsSync(extra)) all = all.concat((await import(pathToFileURL(extra).href)).subjects ?? []);
   if (args.only) all = all.filter((s) => s.group === args.only);
+  if (args.subjects) all = all.filter((s) => s.direct || new RegExp(args.subjects).test(s.name));
 
-  const tools = { wrk: has('wrk'), iperf3: has('iperf3'), nginx: has('nginx'), haproxy: has('haproxy') };
+  const tools = { wrk: has('wrk'), iperf3: has('iperf3'), nginx: has('nginx'), haproxy: has('haproxy'), caddy: has('caddy') };
   const skipped = [];
   if (!tools.wrk) skipped.push('all http subjects: wrk is not installed (apt-get install -y wrk)');
   if (!tools.iperf3) skipped.push('all tcp subjects: iperf3 is not installed (apt-get install -y iperf3)');
@@ -105,8 +113,12 @@ async function main() {
 
   try {
     console.log(`gracevisor bench: ${cpus().length} cpus, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${runs} runs of ${duration}s per subject, wrk -t${args.threads} -c${args.connections}, iperf3 -t${duration}`);
-    const backend = await startProcess(process.execPath, [join(root, 'bench', 'backend.mjs'), '0'], { readyLine: true });
+    const useNginx = (args.backend ?? (tools.nginx ? 'nginx' : 'node')) === 'nginx';
+    const backend = useNginx
+      ? await startNginxBackend(dir, await freePort())
+      : await startProcess(process.execPath, [join(root, 'bench', 'backend.mjs'), '0'], { readyLine: true });
     started.push(backend);
+    console.log(`http backend: ${useNginx ? 'nginx, one worker, return 200 "hello\\n"' : 'bench/backend.mjs (Node: it caps the proxies; install nginx for a faster one)'}`);
     let iperfPort = 0;
     if (tools.iperf3) {
       iperfPort = await freePort();
@@ -119,7 +131,7 @@ async function main() {
       try {
         const h = await s.start(ctx);
         started.push(h);
-        live.push({ s, port: h.port, samples: [] });
+        live.push({ s, port: h.port, pid: h.child?.pid ?? null, samples: [] });
       } catch (err) {
         skipped.push(`${s.name}: failed to start: ${err.message.split('\n')[0]}`);
       }
@@ -131,9 +143,13 @@ async function main() {
     }
     for (let r = 0; r < runs; r++) {
       for (const l of live) {
+        const cpu0 = l.pid ? treeCpuSeconds(l.pid) : NaN;
         const m = l.s.group === 'http' ? await wrk(l.port, duration) : await iperf(l.port, duration);
+        const cpu = l.pid ? treeCpuSeconds(l.pid) - cpu0 : NaN;
+        // µs of the proxy's CPU per request (http; NaN for direct, whose CPU is the backend's).
+        m.cpuUs = l.s.group === 'http' ? (cpu / (m.rps * duration)) * 1e6 : NaN;
         l.samples.push(m);
-        process.stderr.write(`  run ${r + 1}/${runs} ${l.s.group.padEnd(4)} ${l.s.name.padEnd(20)} ${l.s.group === 'http' ? `${m.rps.toFixed(0)} req/s p99 ${m.p99.toFixed(2)} ms` : `${m.gbps.toFixed(2)} Gbit/s`}${m.errors ? ` (${m.errors} errors)` : ''}\n`);
+        process.stderr.write(`  run ${r + 1}/${runs} ${l.s.group.padEnd(4)} ${l.s.name.padEnd(20)} ${l.s.group === 'http' ? `${m.rps.toFixed(0)} req/s p99 ${m.p99.toFixed(2)} ms cpu ${m.cpuUs.toFixed(1)} us/req` : `${m.gbps.toFixed(2)} Gbit/s`}${m.errors ? ` (${m.errors} errors)` : ''}\n`);
       }
     }
 
@@ -150,6 +166,7 @@ async function main() {
           group, subject: l.s.name,
           value: v, unit: group === 'http' ? 'req/s' : 'Gbit/s',
           p99ms: group === 'http' ? median(l.samples.map((m) => m.p99)) : null,
+          cpuUsPerReq: group === 'http' ? median(l.samples.map((m) => m.cpuUs)) : null,
           vsDirect: direct ? v / value(direct) : null,
           vsReference: ref ? v / value(ref) : null,
           reference: ref?.s.name ?? null,
@@ -159,10 +176,10 @@ async function main() {
       }
     }
     const fmt = (x, d) => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
-    const header = ['group', 'subject', 'median', 'unit', 'p99 ms', 'x direct', 'x ref', 'ref', 'errors'];
-    const table = rows.map((r) => [r.group, r.subject, fmt(r.value, r.unit === 'req/s' ? 0 : 2), r.unit, fmt(r.p99ms, 2), fmt(r.vsDirect, 2), fmt(r.vsReference, 2), r.reference ?? '-', String(r.errors)]);
+    const header = ['group', 'subject', 'median', 'unit', 'p99 ms', 'cpu us/req', 'x direct', 'x ref', 'ref', 'errors'];
+    const table = rows.map((r) => [r.group, r.subject, fmt(r.value, r.unit === 'req/s' ? 0 : 2), r.unit, fmt(r.p99ms, 2), fmt(r.cpuUsPerReq, 1), fmt(r.vsDirect, 2), fmt(r.vsReference, 2), r.reference ?? '-', String(r.errors)]);
     const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-    const line = (cells) => cells.map((c, i) => (i >= 2 && i <= 6 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
+    const line = (cells) => cells.map((c, i) => (i >= 2 && i <= 7 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ');
     console.log('');
     console.log(line(header));
     console.log(widths.map((w) => '-'.repeat(w)).join('  '));

@@ -8,15 +8,19 @@
 // haproxy in tcp mode for tcp). Other files may append subjects: run.mjs imports
 // bench/splice-subjects.mjs when it exists and adds its `subjects` export to this list.
 import { createSocket } from 'node:dgram';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { freePort, startHaproxy, startNginx, startProcess } from './lib.mjs';
+import { freePort, startCaddy, startHaproxy, startNginx, startProcess } from './lib.mjs';
 
-/** Start one of our engines from dist/ in its own process. */
-export async function startEngine(ctx, engine, targetPort) {
-  return startProcess(process.execPath, [join(ctx.root, 'bench', 'engine-proxy.mjs'), engine, String(await freePort()), String(targetPort)], { readyLine: true });
+/** Start one of our engines from dist/ in its own process (`options`: more engine options, e.g. the plane's threads). */
+export async function startEngine(ctx, engine, targetPort, options) {
+  return startProcess(process.execPath, [join(ctx.root, 'bench', 'engine-proxy.mjs'), engine, String(await freePort()), String(targetPort), ...(options ? [JSON.stringify(options)] : [])], { readyLine: true });
 }
+
+/** Whether engines.http is the native data plane here (its addon built), for the subject's name. */
+const nativeHttp = existsSync(fileURLToPath(new URL('../native/build/Release/gracevisor_http.node', import.meta.url)));
 
 /**
  * The whole daemon (the holder, its daemon, the http engine) with one app: the same backend as the
@@ -63,6 +67,7 @@ async function startDaemon(ctx, metrics) {
   }, 1000) : null;
   return {
     port,
+    child: daemon.child,
     stop: async () => {
       if (scraper) clearInterval(scraper);
       statsd?.close();
@@ -75,11 +80,14 @@ async function startDaemon(ctx, metrics) {
 /** The built-in subjects. */
 export const subjects = [
   { name: 'direct', group: 'http', needs: [], direct: true, start: async (ctx) => ({ port: ctx.httpBackendPort, stop: async () => {} }) },
-  { name: 'engines.http', group: 'http', needs: [], start: (ctx) => startEngine(ctx, 'http', ctx.httpBackendPort) },
+  { name: nativeHttp ? 'engines.http (native)' : 'engines.http (JS: no native addon)', group: 'http', needs: [], start: (ctx) => startEngine(ctx, 'http', ctx.httpBackendPort) },
+  ...(nativeHttp ? [{ name: 'engines.http (native, 2 threads)', group: 'http', needs: [], start: (ctx) => startEngine(ctx, 'http', ctx.httpBackendPort, { plane: { threads: 2 } }) }] : []),
+  { name: 'engines.http_js', group: 'http', needs: [], start: (ctx) => startEngine(ctx, 'http_js', ctx.httpBackendPort) },
   { name: 'gracevisord, metrics off', group: 'http', needs: [], start: (ctx) => startDaemon(ctx, false) },
   { name: 'gracevisord, metrics on (scraped 1/s, StatsD 1/s)', group: 'http', needs: [], start: (ctx) => startDaemon(ctx, true) },
   { name: 'nginx proxy', group: 'http', needs: ['nginx'], reference: true, start: async (ctx) => startNginx(ctx.dir, await freePort(), ctx.httpBackendPort) },
   { name: 'haproxy http', group: 'http', needs: ['haproxy'], start: async (ctx) => startHaproxy(ctx.dir, 'http', await freePort(), ctx.httpBackendPort) },
+  { name: 'caddy reverse_proxy (GOMAXPROCS=1)', group: 'http', needs: ['caddy'], start: async (ctx) => startCaddy(ctx.dir, await freePort(), ctx.httpBackendPort) },
 
   { name: 'direct', group: 'tcp', needs: [], direct: true, start: async (ctx) => ({ port: ctx.iperfPort, stop: async () => {} }) },
   { name: 'engines.tcp', group: 'tcp', needs: [], start: (ctx) => startEngine(ctx, 'tcp', ctx.iperfPort) },

@@ -28,6 +28,7 @@ export const DEFAULTS = Object.freeze({
   upstream_idle_timeout: 1_000,
   keepalive_timeout: 65_000,
   header_timeout: 10_000,
+  max_header_size: 16 * 1024,
   healthcheck_interval: 5_000,
   healthcheck_timeout: 2_000,
   healthcheck_unhealthy_threshold: 3,

@@ -118,6 +118,8 @@ export interface AppConfig {
   keepalive_timeout: number;
   /** http: ms a client has to send a complete request head, before a 408. */
   header_timeout: number;
+  /** http: bytes a request head (request line and headers) may take, before a 431. */
+  max_header_size: number;
   /** Most client connections open at once on this app's listener; null: the daemon-wide cap only. */
   max_connections: number | null;
   /** http: peers (addresses or CIDR blocks) whose own X-Forwarded-Proto and -Host are passed on. */

@@ -4,15 +4,15 @@
  */
 import { definePlugin } from '../plugins/define.js';
 import { API_VERSION } from '../plugins/types.js';
-import { httpEngine } from './http/engine.js';
+import { httpEngine, httpJsEngine } from './http-select.js';
 import { spliceEngine } from './splice.js';
 import { tcpEngine } from './tcp.js';
 
-/** engines.http, engines.tcp and engines.splice. */
+/** engines.http (native data plane, or JavaScript where it is missing), engines.http_js, engines.tcp and engines.splice. */
 export const enginesPlugin = definePlugin({
   name: 'gracevisor:engines',
   apiVersion: API_VERSION,
-  engines: { http: httpEngine, tcp: tcpEngine, splice: spliceEngine },
+  engines: { http: httpEngine, http_js: httpJsEngine, tcp: tcpEngine, splice: spliceEngine },
 });
 
 export default enginesPlugin;

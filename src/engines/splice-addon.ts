@@ -1,12 +1,8 @@
 /**
- * Finding and loading the splice engine's native addon (native/, built by scripts/build-native.mjs at
- * install time). Loading never throws: a machine without the addon gets a reason instead, which
- * `plugins list` shows and a config check reports.
+ * The splice engine's native addon (native/, built by scripts/build-native.mjs at install time): its
+ * interface, and loading it (./native-addon.ts: never throws, a missing addon gives a reason).
  */
-import { createRequire } from 'node:module';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { defaultAddonPath, loadAddon, type AddonLoad } from './native-addon.js';
 
 /** Tunables of one splice loop; every field has a default chosen by bench/splice.mjs. */
 export interface SpliceTuning {
@@ -67,12 +63,10 @@ export interface SpliceAddon {
 }
 
 /** Either the loaded addon or why it is not there. */
-export type SpliceAddonLoad = { addon: SpliceAddon; reason: null } | { addon: null; reason: string };
-
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export type SpliceAddonLoad = AddonLoad<SpliceAddon>;
 
 /** Where `npm ci` (scripts/build-native.mjs) puts the addon. */
-export const defaultSpliceAddonPath = join(packageRoot, 'native', 'build', 'Release', 'gracevisor_splice.node');
+export const defaultSpliceAddonPath = defaultAddonPath('gracevisor_splice');
 
 /**
  * Loads the addon at `path` (default: the one built at install). The seam tests use to see the
@@ -81,17 +75,5 @@ export const defaultSpliceAddonPath = join(packageRoot, 'native', 'build', 'Rele
  */
 export function loadSpliceAddon(path: string = defaultSpliceAddonPath): SpliceAddonLoad {
   if (process.platform !== 'linux') return { addon: null, reason: `splice(2) is Linux-only; this is ${process.platform}` };
-  const note = join(dirname(path), '..', 'UNAVAILABLE');
-  if (!existsSync(path) && existsSync(note)) {
-    const text = readFileSync(note, 'utf8').trim();
-    return { addon: null, reason: text || 'the native splice addon did not build' };
-  }
-  try {
-    const mod = createRequire(import.meta.url)(path) as Partial<SpliceAddon>;
-    if (typeof mod.Splicer !== 'function') return { addon: null, reason: `${path} is not the splice addon` };
-    return { addon: mod as SpliceAddon, reason: null };
-  } catch (err) {
-    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { addon: null, reason: `the native splice addon cannot be loaded (run npm run build:native): ${msg}` };
-  }
+  return loadAddon<SpliceAddon>(path, { label: 'splice', note: 'UNAVAILABLE', is: (m) => typeof m.Splicer === 'function' });
 }

@@ -153,6 +153,8 @@ export interface EngineOptions {
   keepAliveMs?: number;
   /** http: time a client has to send a complete request head, before a 408, ms (`header_timeout`). */
   headerTimeoutMs?: number;
+  /** http: bytes a request head may take, before a 431 (`max_header_size`). */
+  maxHeaderBytes?: number;
   /** http: peers whose own X-Forwarded-Proto/-Host are passed on (addresses or CIDR blocks, `trusted_proxies`). */
   trustedProxies?: readonly string[];
   /**

@@ -531,6 +531,7 @@ export class Supervisor implements SupervisorApi {
       upstreamIdleMs: cfg.upstream_idle_timeout,
       keepAliveMs: cfg.keepalive_timeout,
       headerTimeoutMs: cfg.header_timeout,
+      maxHeaderBytes: cfg.max_header_size,
       trustedProxies: cfg.trusted_proxies,
       ...this.#inherited(cfg),
     });
@@ -560,7 +561,7 @@ function sameApp(a: AppConfig, b: AppConfig): boolean {
 }
 
 /** The keys an engine is built with: a change to any needs a new listener (or engine). */
-const ENGINE_KEYS = ['external_host', 'external_port', 'proxy', 'queue_timeout', 'upstream_timeout', 'upstream_idle_timeout', 'keepalive_timeout', 'header_timeout', 'max_connections', 'trusted_proxies'] as const;
+const ENGINE_KEYS = ['external_host', 'external_port', 'proxy', 'queue_timeout', 'upstream_timeout', 'upstream_idle_timeout', 'keepalive_timeout', 'header_timeout', 'max_header_size', 'max_connections', 'trusted_proxies'] as const;
 
 /** A change that needs a new listener (or engine): remove and add rather than restart. */
 function listenerChanged(a: AppConfig, b: AppConfig): boolean {

@@ -169,7 +169,13 @@ t.test('plugins list shows ids, plugins, users, availability and descriptions', 
   t.match(r.stdout, /^engines\.http\s+gracevisor:engines\s+(api,web|web,api)\s+yes\s+\S.*$/m);
   const j = JSON.parse((await d.ctl('plugins', 'list', '--json')).stdout);
   const ids = j.map((e: any) => e.id);
-  for (const id of ['engines.http', 'engines.tcp', 'healthchecks.http']) t.ok(ids.includes(id), `${id} listed`);
+  for (const id of ['engines.http', 'engines.http_js', 'engines.tcp', 'healthchecks.http']) t.ok(ids.includes(id), `${id} listed`);
+  // Which implementation serves engines.http: the native plane where its addon built (it does wherever
+  // the splice one does: the same compiler builds both), else the JavaScript engine, with the reason.
+  const http = j.find((e: any) => e.id === 'engines.http');
+  const splice = j.find((e: any) => e.id === 'engines.splice');
+  if (splice.available) t.match(http.description, /\(native data plane\)$/, 'engines.http says it is the native data plane');
+  else t.match(http.description, /\(JavaScript: the native data plane is unavailable: .+\)$/, 'engines.http says it is JavaScript, and why');
   t.ok(j.every((e: any) => typeof e.available === 'boolean' && 'reason' in e));
 });
 

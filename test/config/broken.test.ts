@@ -121,6 +121,8 @@ const cases: Case[] = [
   // durations and sizes
   { name: 'a duration with an unknown unit', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  drain_timeout 30sec;\n}\n', code: 'GV_ERR_CONFIG_DURATION', at: [3, 17] },
   { name: 'a negative drain_timeout', file: 'g.yaml', text: app('    drain_timeout: -5\n'), code: 'GV_ERR_CONFIG_DURATION', at: [4, 20] },
+  { name: 'a max_header_size over 1M (a plain size is megabytes)', file: 'g.conf', text: 'app a {\n  command "x {port}";\n  max_header_size 100;\n}\n', code: 'GV_ERR_CONFIG_RANGE', at: [3, 19] },
+  { name: 'a max_header_size under 1K', file: 'g.yaml', text: app('    max_header_size: 0.5K\n'), code: 'GV_ERR_CONFIG_RANGE', at: [4, 22] },
   { name: 'a size with an unknown unit', file: 'g.yaml', text: 'logger:\n  max_log_size: 5 parsecs\n', code: 'GV_ERR_CONFIG_SIZE', at: [2, 17] },
   { name: 'a DSL size with an unknown unit', file: 'g.conf', text: 'logger {\n  max_log_size 5parsecs;\n}\n', code: 'GV_ERR_CONFIG_SIZE', at: [2, 16] },
   { name: 'a zero size', file: 'g.conf', text: 'logger { max_log_size 0; }\n', code: 'GV_ERR_CONFIG_RANGE', at: [1, 23] },

@@ -128,6 +128,7 @@ t.test('an app takes every default the original README gives', async (t) => {
       upstream_idle_timeout: 1_000,
       keepalive_timeout: 65_000,
       header_timeout: 10_000,
+      max_header_size: 16 * 1024,
       max_connections: null,
       trusted_proxies: [],
       user: null,
@@ -160,6 +161,8 @@ t.test('durations and sizes take plain numbers and units', async (t) => {
         queue_timeout 0;
         instances 3;
         max_retries 0;
+        header_timeout 2s;
+        max_header_size 8K;
         logger { max_log_size 64K; stdout_log_file out.log; }
       }`,
   });
@@ -174,6 +177,8 @@ t.test('durations and sizes take plain numbers and units', async (t) => {
   t.equal(a.queue_timeout, 0);
   t.equal(a.instances, 3);
   t.equal(a.max_retries, 0);
+  t.equal(a.header_timeout, 2_000);
+  t.equal(a.max_header_size, 8 * 1024);
   t.equal(a.logger.max_log_size, 64 * 1024);
   t.equal(a.logger.max_log_age, 7 * 86_400_000, 'max_log_age is inherited');
   t.equal(a.logger.stdout_log_file, join(dir, 'out.log'), 'stdout_log_file resolves against the config folder');
@@ -315,4 +320,9 @@ t.test('an empty app user or healthcheck in YAML means inherit and no check', as
   t.same(a.user, { username: 'app' });
   t.equal(a.healthcheck, null);
   t.equal(a.directory, null);
+});
+
+t.test('max_header_size takes a size in YAML too', async (t) => {
+  const dir = t.testdir({ 'gracevisor.yaml': 'apps:\n  - name: a\n    command: x {port}\n    max_header_size: 32K\n' });
+  t.equal((await loadConfig(dir, { runtime: user })).apps[0]!.max_header_size, 32 * 1024);
 });

@@ -6,6 +6,9 @@ import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Test } from 'tap';
 import type { Engine, EngineOptions, Target } from '../../src/plugins/engine.js';
+import { HttpEngine } from '../../src/engines/http/engine.js';
+import { loadHttpAddon } from '../../src/engines/http-native/addon.js';
+import { NativeHttpEngine } from '../../src/engines/http-native/engine.js';
 
 /** A running http backend. */
 export interface HttpBackend {
@@ -22,7 +25,9 @@ export interface HttpBackend {
 
 /**
  * An http backend named `name`: `/` answers its name, `/echo` echoes the body, `/headers` returns the
- * headers it got as JSON, `/slow?ms=N` answers after N ms, `/hold` answers when the test says so.
+ * headers it got as JSON, `/slow?ms=N` answers after N ms, `/hold` answers when the test says so
+ * (and records `hold-aborted` if the request is cut first), `/sink` reads the body and answers how
+ * many bytes it had, `/source?bytes=N` streams N bytes.
  * WebSocket upgrades are accepted and echo `name:message`.
  */
 export async function httpBackend(t: Test, name: string): Promise<HttpBackend> {
@@ -40,7 +45,31 @@ export async function httpBackend(t: Test, name: string): Promise<HttpBackend> {
       });
       return;
     }
+    if (url.pathname === '/sink') {
+      let n = 0;
+      req.on('data', (c: Buffer) => { n += c.length; });
+      req.on('end', () => res.end(String(n)));
+      return;
+    }
     req.resume();
+    if (url.pathname === '/source') {
+      let left = Number(url.searchParams.get('bytes') ?? '0');
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left });
+      const pump = (): void => {
+        while (left > 0) {
+          const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+          left -= part.length;
+          if (!res.write(part)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+      return;
+    }
     if (url.pathname === '/headers') {
       res.writeHead(200, { 'content-type': 'application/json', 'x-backend': name, connection: 'keep-alive, x-hop', 'x-hop': 'secret' });
       res.end(JSON.stringify(req.headers));
@@ -58,6 +87,7 @@ export async function httpBackend(t: Test, name: string): Promise<HttpBackend> {
     }
     if (url.pathname === '/hold') {
       b.held.push(() => res.end(name));
+      res.on('close', () => { if (!res.writableEnded) b.events.push('hold-aborted'); });
       return;
     }
     res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
@@ -130,4 +160,43 @@ export async function until(cond: () => boolean, ms = 10_000): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not reached in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * Which http implementation the http engine tests run against: `GV_TEST_HTTP_IMPL=native` (the
+ * native data plane; the *-native.test.ts files set it) or the JavaScript engine (default). Both
+ * meet the same contract, so the same tests assert the same things of each.
+ */
+export function httpImpl(): 'native' | 'js' {
+  return process.env.GV_TEST_HTTP_IMPL === 'native' ? 'native' : 'js';
+}
+
+/**
+ * A new http engine of the implementation under test ({@link httpImpl}); fails the run if the native
+ * one is asked for and missing. `GV_TEST_HTTP_ADDON` names another build of the addon (native/asan.sh:
+ * the sanitizer build).
+ */
+export function newHttpEngine(opts: EngineOptions): Engine {
+  if (httpImpl() === 'js') return new HttpEngine(opts);
+  const loaded = loadHttpAddon(process.env.GV_TEST_HTTP_ADDON || undefined);
+  if (!loaded.addon) throw new Error(`GV_TEST_HTTP_IMPL=native but the native http data plane is unavailable: ${loaded.reason}`);
+  return new NativeHttpEngine(opts, loaded.addon);
+}
+
+/** Send raw bytes on a fresh connection and collect everything until the server closes or `ms` pass. */
+export function raw(port: number, bytes: string, ms = 5_000): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let out = '';
+    const done = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(out);
+    };
+    const timer = setTimeout(done, ms);
+    s.on('data', (d) => (out += d.toString()));
+    s.on('close', done);
+    s.on('error', done);
+    s.write(bytes);
+  });
 }

@@ -2,8 +2,7 @@ import t from 'tap';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { once } from 'node:events';
-import { HttpEngine } from '../../src/engines/http/engine.js';
-import { deadPort, engineOptions, get, httpBackend, started, until } from './backends.js';
+import { deadPort, engineOptions, get, httpBackend, started, until, newHttpEngine } from './backends.js';
 
 // A regression that makes something here hang fails with the test's name, not at tap's timeout.
 t.beforeEach((t) => t.setTimeout(60_000));
@@ -11,7 +10,7 @@ t.beforeEach((t) => t.setTimeout(60_000));
 t.test('switching targets 50 times under 20 busy keep-alive clients fails no request', async (t) => {
   const a = await httpBackend(t, 'A');
   const b = await httpBackend(t, 'B');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const port = engine.address().port;
   engine.setTargets([a.target]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
@@ -56,7 +55,7 @@ t.test('switching targets 50 times under 20 busy keep-alive clients fails no req
 t.test('a client keep-alive connection sends its next request to the new target', async (t) => {
   const a = await httpBackend(t, 'A');
   const b = await httpBackend(t, 'B');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const port = engine.address().port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   t.teardown(() => agent.destroy());
@@ -70,7 +69,7 @@ t.test('a client keep-alive connection sends its next request to the new target'
 t.test('a slow request on A completes after the switch to B, and drain(A) resolves only after it', async (t) => {
   const a = await httpBackend(t, 'A');
   const b = await httpBackend(t, 'B');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const port = engine.address().port;
   engine.setTargets([a.target]);
   const order: string[] = [];
@@ -99,7 +98,7 @@ t.test('a slow request on A completes after the switch to B, and drain(A) resolv
 t.test('a WebSocket opened on A keeps working after the switch, new ones go to B, and drain(A) waits for it', async (t) => {
   const a = await httpBackend(t, 'A');
   const b = await httpBackend(t, 'B');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const port = engine.address().port;
   engine.setTargets([a.target]);
   const ask = async (ws: WebSocket, msg: string): Promise<string> => {
@@ -135,7 +134,7 @@ t.test('a WebSocket opened on A keeps working after the switch, new ones go to B
 });
 
 t.test('an upgrade to an unreachable target gets a 502', async (t) => {
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([{ id: 'dead', host: '127.0.0.1', port: await deadPort() }]);
   const ws = new WebSocket(`ws://127.0.0.1:${engine.address().port}/`);
   ws.on('error', () => {});
@@ -145,7 +144,7 @@ t.test('an upgrade to an unreachable target gets a 502', async (t) => {
 });
 
 t.test('an unreachable target gets a 502 with a short body', async (t) => {
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([{ id: 'dead', host: '127.0.0.1', port: await deadPort() }]);
   const r = await get(engine.address().port, '/');
   t.equal(r.status, 502);
@@ -154,7 +153,7 @@ t.test('an unreachable target gets a 502 with a short body', async (t) => {
 });
 
 t.test('with no target a request is held, then answered 503 at the queue timeout', async (t) => {
-  const engine = await started(t, new HttpEngine(engineOptions({ queueTimeoutMs: 200 })));
+  const engine = await started(t, newHttpEngine(engineOptions({ queueTimeoutMs: 200 })));
   const r = await get(engine.address().port, '/');
   t.equal(r.status, 503);
   t.ok(r.body.length > 0);
@@ -164,7 +163,7 @@ t.test('with no target a request is held, then answered 503 at the queue timeout
 // The queue timeout here is longer than any test runs: a request that were held would never be answered.
 t.test('with no target and hold off, a request is answered 503 at once, and held ones are refused too', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions({ queueTimeoutMs: 3_600_000 })));
+  const engine = await started(t, newHttpEngine(engineOptions({ queueTimeoutMs: 3_600_000 })));
   const pending = get(engine.address().port, '/');
   await until(() => engine.stats().requests === 1);
   engine.setTargets([], { hold: false });
@@ -179,7 +178,7 @@ t.test('with no target and hold off, a request is answered 503 at once, and held
 
 t.test('a held request is released to the target that appears', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions({ queueTimeoutMs: 30_000 })));
+  const engine = await started(t, newHttpEngine(engineOptions({ queueTimeoutMs: 30_000 })));
   const pending = get(engine.address().port, '/');
   await until(() => engine.stats().requests === 1);
   t.equal(a.seen.length, 0, 'nothing reached the backend while there was no target');
@@ -191,7 +190,7 @@ t.test('a held request is released to the target that appears', async (t) => {
 
 t.test('an idempotent request whose connection is refused is retried once on the current target', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const dead = { id: 'dead', host: '127.0.0.1', port: await deadPort() };
   // Round robin starts at the first target: the first attempt hits the dead one, the retry the live one.
   engine.setTargets([dead, a.target]);
@@ -208,7 +207,7 @@ t.test('an idempotent request whose connection is refused is retried once on the
 
 t.test('a POST whose connection is refused is not retried', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   const dead = { id: 'dead', host: '127.0.0.1', port: await deadPort() };
   engine.setTargets([dead, a.target]);
   const r = await get(engine.address().port, '/echo', { method: 'POST', body: 'x' });
@@ -218,7 +217,7 @@ t.test('a POST whose connection is refused is not retried', async (t) => {
 
 t.test('drain reports what is still open when its timeout passes', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const port = engine.address().port;
   const p1 = get(port, '/hold');
@@ -236,7 +235,7 @@ t.test('drain reports what is still open when its timeout passes', async (t) => 
 
 t.test('X-Forwarded headers are added and hop-by-hop headers dropped both ways', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const port = engine.address().port;
   const r = await get(port, '/headers', { headers: { connection: 'keep-alive, x-private', 'x-private': 'no', 'x-forwarded-for': '10.0.0.1', 'keep-alive': 'timeout=5' } });
@@ -253,7 +252,7 @@ t.test('X-Forwarded headers are added and hop-by-hop headers dropped both ways',
 
 t.test('a large request body and response are streamed intact', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const body = Buffer.alloc(4 * 1024 * 1024, 'abcdefgh');
   const r = await get(engine.address().port, '/echo', { method: 'POST', body });
@@ -264,7 +263,7 @@ t.test('a large request body and response are streamed intact', async (t) => {
 
 t.test('stats count requests, errors, bytes and connections per target', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const port = engine.address().port;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -288,14 +287,14 @@ t.test('stats count requests, errors, bytes and connections per target', async (
 });
 
 t.test('listen on a taken port rejects with GV_ERR_ENGINE_LISTEN', async (t) => {
-  const first = await started(t, new HttpEngine(engineOptions()));
-  const second = new HttpEngine(engineOptions({ port: first.address().port }));
+  const first = await started(t, newHttpEngine(engineOptions()));
+  const second = newHttpEngine(engineOptions({ port: first.address().port }));
   await t.rejects(second.listen(), { code: 'GV_ERR_ENGINE_LISTEN' });
 });
 
 t.test('close waits for in-flight requests, then stops listening', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = new HttpEngine(engineOptions());
+  const engine = newHttpEngine(engineOptions());
   await engine.listen();
   engine.setTargets([a.target]);
   const port = engine.address().port;
@@ -313,7 +312,7 @@ t.test('close waits for in-flight requests, then stops listening', async (t) => 
 
 t.test('a client that goes away mid-request stops counting as in flight', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const req = http.request({ host: '127.0.0.1', port: engine.address().port, path: '/hold', agent: false });
   req.on('error', () => {});
@@ -331,7 +330,7 @@ t.test('a client that goes away mid-request stops counting as in flight', async 
 // streaming itself the thing asserted.
 t.test('a chunked request body is streamed through, not buffered', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const body = await new Promise<string>((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port: engine.address().port, path: '/echo', method: 'POST', agent: false }, (res) => {
@@ -349,7 +348,7 @@ t.test('a chunked request body is streamed through, not buffered', async (t) => 
 
 t.test('a malformed request gets a 400 and the engine keeps serving', async (t) => {
   const a = await httpBackend(t, 'A');
-  const engine = await started(t, new HttpEngine(engineOptions()));
+  const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([a.target]);
   const net = await import('node:net');
   const raw = await new Promise<string>((resolve) => {

@@ -15,7 +15,7 @@ t.test('the built-in plugins register with namespaced ids and list sorted', asyn
   for (const p of builtinPlugins) r.register(p);
   const ids = r.list().map((e) => e.id);
   t.same(ids, [...ids].sort(), 'sorted by id');
-  for (const id of ['alerters.log', 'alerters.webhook', 'engines.http', 'engines.splice', 'engines.tcp', 'healthchecks.exec', 'healthchecks.http', 'healthchecks.tcp']) {
+  for (const id of ['alerters.log', 'alerters.webhook', 'engines.http', 'engines.http_js', 'engines.splice', 'engines.tcp', 'healthchecks.exec', 'healthchecks.http', 'healthchecks.tcp']) {
     t.ok(ids.includes(id), id);
   }
   const http = r.list().find((e) => e.id === 'engines.http')!;

@@ -33,6 +33,7 @@ export const APP_FIELDS = {
   upstream_idle_timeout: field(DEFAULTS.upstream_idle_timeout, (r, v) => r.duration(v, 'upstream_idle_timeout', { min: 1 }) ?? undefined),
   keepalive_timeout: field(DEFAULTS.keepalive_timeout, (r, v) => r.duration(v, 'keepalive_timeout', { min: 1 }) ?? undefined),
   header_timeout: field(DEFAULTS.header_timeout, (r, v) => r.duration(v, 'header_timeout', { min: 1 }) ?? undefined),
+  max_header_size: field(DEFAULTS.max_header_size, (r, v) => readHeaderSize(r, v)),
   max_connections: field<number | null>(null, (r, v) => r.integer(v, 'max_connections', 1, 10_000_000)),
   trusted_proxies: field<string[]>([], (r, v) => readAddresses(r, v, 'trusted_proxies')),
 };
@@ -227,4 +228,18 @@ function readEnvironment(r: Reader, v: RawValue | undefined): string[] {
     out.push(value);
   }
   return out;
+}
+
+/** The smallest and largest `max_header_size`: room for a request line and a few headers; a bound on memory per connection. */
+const HEADER_SIZE_RANGE = { min: 1024, max: 1024 * 1024 };
+
+/** `max_header_size`: a size (`16K`), within {@link HEADER_SIZE_RANGE}. */
+function readHeaderSize(r: Reader, v: RawValue): number | undefined {
+  const bytes = r.size(v, 'max_header_size');
+  if (bytes === undefined) return undefined;
+  if (bytes < HEADER_SIZE_RANGE.min || bytes > HEADER_SIZE_RANGE.max) {
+    r.error('GV_ERR_CONFIG_RANGE', `"max_header_size" must be between 1K and 1M, not ${bytes} bytes`, v.pos, { ...HEADER_SIZE_RANGE, value: bytes });
+    return undefined;
+  }
+  return bytes;
 }

@@ -24,6 +24,7 @@ import { pipeUpgrade } from './upgrade.js';
 /** The engine's timers when the app's config does not set them (src/config/defaults.ts has the same). */
 const DEFAULT_KEEP_ALIVE_MS = 65_000;
 const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_HEADER_BYTES = 16 * 1024;
 const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
 const DEFAULT_UPSTREAM_IDLE_MS = 1_000;
 
@@ -73,6 +74,8 @@ export class HttpEngine extends BaseEngine<HttpTargetState, Held> implements Exc
       // A client that has not sent its whole request head in time gets 408 (slowloris); node checks
       // on this interval, so it is kept short next to the timeout.
       headersTimeout: headerTimeout,
+      // A larger request head gets 431 (node answers it).
+      maxHeaderSize: opts.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headerTimeout / 4))),
       // A slow upload and a long request are the app's business: the engine does not cut them.
       requestTimeout: 0,
@@ -382,8 +385,14 @@ function trustedList(entries: readonly string[]): BlockList | null {
   return list;
 }
 
-/** The registry definition of the http engine (engines.http). */
-export const httpEngine: EngineDefinition = {
-  description: 'HTTP/1.1 reverse proxy: per-request routing, keep-alive both sides, WebSocket upgrades, retry of idempotent requests',
+/** What both http implementations do, for `plugins list`. */
+export const HTTP_ENGINE_DESCRIPTION = 'HTTP/1.1 reverse proxy: per-request routing, keep-alive both sides, WebSocket upgrades, retry of idempotent requests';
+
+/**
+ * The JavaScript implementation's registry definition (engines.http_js, and engines.http where the
+ * native data plane is missing: ../http-select.ts).
+ */
+export const httpJsEngine: EngineDefinition = {
+  description: `${HTTP_ENGINE_DESCRIPTION} (JavaScript, on the main event loop)`,
   create: (opts) => new HttpEngine(opts),
 };

@@ -1,0 +1,3 @@
+// The same test as ./http-bulk.test.ts, against the native data plane (engines.http where its addon built).
+process.env.GV_TEST_HTTP_IMPL = 'native';
+await import('./http-bulk.test.js');
