@@ -2,6 +2,9 @@ import t from 'tap';
 import http from 'node:http';
 import { WebSocket } from 'ws';
 import { once } from 'node:events';
+import net from 'node:net';
+import { MAX_ATTEMPTS } from '../../src/engines/http/exchange.js';
+import { within } from '../helpers/wait.js';
 import { deadPort, engineOptions, get, httpBackend, started, until, newHttpEngine } from './backends.js';
 
 // A regression that makes something here hang fails with the test's name, not at tap's timeout.
@@ -146,7 +149,8 @@ t.test('an upgrade to an unreachable target gets a 502', async (t) => {
 t.test('an unreachable target gets a 502 with a short body', async (t) => {
   const engine = await started(t, newHttpEngine(engineOptions()));
   engine.setTargets([{ id: 'dead', host: '127.0.0.1', port: await deadPort() }]);
-  const r = await get(engine.address().port, '/');
+  // One retry at once, one after RETRY_GRACE_MS (1 s): answered well within 10 s, or it retries without end.
+  const r = await within(get(engine.address().port, '/'), 10_000, 'the 502 for an unreachable target (a retry without bound never answers)');
   t.equal(r.status, 502);
   t.ok(r.body.length > 0 && r.body.length < 200, 'a short body');
   t.equal(engine.stats().errors, 1);
@@ -203,6 +207,23 @@ t.test('an idempotent request whose connection is refused is retried once on the
   const put = await get(engine.address().port, '/echo', { method: 'PUT', body: 'payload' });
   t.equal(put.status, 200, 'a PUT with a body is retried too');
   t.equal(put.body, 'payload');
+});
+
+t.test('a GET that two targets both reset is sent at most MAX_ATTEMPTS times in all, then answered 502', async (t) => {
+  // Backends that accept and reset every connection before any response: each is a retryable failure.
+  let connections = 0;
+  const resetting = async (id: string) => {
+    const srv = net.createServer((s) => { connections++; s.resetAndDestroy(); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    t.teardown(() => new Promise<void>((r) => srv.close(() => r())));
+    return { id, host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port };
+  };
+  const engine = await started(t, newHttpEngine(engineOptions()));
+  engine.setTargets([await resetting('r1'), await resetting('r2')]);
+  const r = await within(get(engine.address().port, '/'), 10_000, 'the 502 after the last attempt (a retry without bound never answers)');
+  t.equal(r.status, 502);
+  t.ok(connections >= 2, `it was retried (${connections} connections)`);
+  t.ok(connections <= MAX_ATTEMPTS, `no more than ${MAX_ATTEMPTS} attempts in all (${connections} connections)`);
 });
 
 t.test('a POST whose connection is refused is not retried', async (t) => {
