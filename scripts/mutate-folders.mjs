@@ -9,12 +9,14 @@ export const FOLDERS = {
   },
   supervisor: {
     mutate: ['src/supervisor/**/*.ts'],
-    // recovery.test.ts restarts the built daemon (a SIGKILLed daemon's successor): nothing it runs is mutated.
-    tests: ['test/supervisor/!(recovery).test.ts'],
+    // recovery.test.ts restarts the built daemon (a SIGKILLed daemon's successor): nothing it runs is
+    // mutated. leaks.test.ts is a soak (300 restarts), too long to rerun for each mutant.
+    tests: ['test/supervisor/!(recovery|leaks).test.ts'],
   },
   engines: {
     mutate: ['src/engines/**/*.ts'],
-    tests: ['test/engines/*.test.ts'],
+    // The 1 GB transfers of http-bulk*.test.ts are too long to rerun for each mutant.
+    tests: ['test/engines/!(http-bulk*).test.ts'],
   },
   control: {
     mutate: ['src/control/**/*.ts'],
