@@ -59,4 +59,7 @@ function Shell() {
 
 loadSession();
 connect();
-render(html`<${Shell} />`, document.getElementById('root'));
+// Preact renders beside what is in the root, not over it: the "Loading…" placeholder goes first.
+const root = document.getElementById('root');
+root.replaceChildren();
+render(html`<${Shell} />`, root);

@@ -29,11 +29,11 @@ export function InstanceState({ value }) {
 export function Instances({ app }) {
   if (app.instances.length === 0) return html`<p class="muted small">No instance.</p>`;
   return html`<div class="table-wrap"><table class="instances">
-    <thead><tr><th>instance</th><th>pid</th><th>port</th><th>state</th><th>in state</th><th>CPU</th><th>RSS</th></tr></thead>
+    <thead><tr><th>instance</th><th>pid</th><th class="col-port">port</th><th>state</th><th>in state</th><th>CPU</th><th>RSS</th></tr></thead>
     <tbody>${app.instances.map((i) => html`<tr key=${i.id} data-instance=${i.id}>
       <td class="mono">${i.id}${i.active ? html`<span class="active" title="gets new work">●</span>` : ''}</td>
       <td class="mono" data-field="pid">${i.pid ?? '—'}</td>
-      <td class="mono">${i.port}</td>
+      <td class="mono col-port">${i.port}</td>
       <td><${InstanceState} value=${i.state} /></td>
       <td>${duration(i.sinceMs)}</td>
       <td title=${i.cpuSeconds === null ? '' : `${i.cpuSeconds.toFixed(2)} s of CPU in all`}>${percent(state.cpu[i.id])}</td>
