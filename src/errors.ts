@@ -65,6 +65,8 @@ export const ErrorCodes = {
   GV_ERR_CONTROL_UNREACHABLE: 'the daemon is not running or its control socket is unreachable',
   GV_ERR_CONTROL_FAILED: 'the daemon refused or failed the command',
   GV_ERR_CONTROL_LISTEN: 'the control API cannot bind its socket or port (another daemon may own it)',
+  // web dashboard (src/control/web/)
+  GV_ERR_WEB_LISTEN: 'the dashboard cannot bind web.listen',
   GV_ERR_WEB_CSRF: 'a dashboard request that changes something came without its session\'s CSRF token, or from another origin',
   GV_ERR_WEB_BUSY: 'the dashboard already serves as many live streams or login attempts as it allows',
   GV_ERR_INTERNAL: 'a bug: an error gracevisor did not expect',

@@ -15,6 +15,7 @@
 import { createRegistry } from '../builtins.js';
 import { GvConfigError, GvError, isGvError } from '../errors.js';
 import { forgetLastDaemon, recordLastDaemon } from '../control/last-daemon.js';
+import { startWeb, type WebHandle } from '../control/web/index.js';
 import { MetricsListener } from '../control/metrics-listener.js';
 import { ControlServer } from '../control/server.js';
 import type { UpgradeBody } from '../control/wire.js';
@@ -131,8 +132,10 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
   const observe = await Observability.start(sup, (level, msg, fields) => log.write(level, msg, fields));
   let control: ControlServer | undefined;
   let metricsListener: MetricsListener | null = null;
+  let web: WebHandle | null = null;
+  let token: string | null = null;
   try {
-    const token = await resolveServerToken(config.rpc, config.run_dir);
+    token = await resolveServerToken(config.rpc, config.run_dir);
     const tcp = token !== null && config.rpc.host !== null && config.rpc.port !== null ? { host: config.rpc.host, port: config.rpc.port, token } : null;
     control = new ControlServer({
       api: sup,
@@ -170,6 +173,13 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     ...(metricsAddr && { metrics: `${metricsAddr.host}:${metricsAddr.port}` }),
   });
 
+  // The dashboard (web.listen), with the same token; it follows reloads itself. It is not needed to
+  // serve: when it cannot start, the daemon says why and runs without it.
+  web = await startWeb({ sup, observe, token, log, ...(link && { keeper: link }) }).catch((err: unknown) => {
+    log.error('the dashboard could not start; running without it', { event: 'web_failed', error: describe(err), ...(err instanceof GvError && { code: err.code }) });
+    return null;
+  });
+
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => { resolveExit = r; });
   let stopping = false;
@@ -199,6 +209,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
     } catch (err) {
       log.error('shutdown did not complete cleanly', { error: describe(err) });
     }
+    await web?.close();
     await observe.close();
     await metricsListener?.close();
     await controlServer.close();
@@ -249,6 +260,7 @@ export async function runDaemon(confPath: string, io: { stderr: NodeJS.WritableS
       retired = true;
       controlServer.stopAccepting();
       await metricsListener?.close();
+      await web?.close();
       try {
         await sup.retire();
       } catch (err) {

@@ -135,6 +135,20 @@ export interface AppConfig {
 }
 
 /** The whole configuration. */
+/**
+ * The live web dashboard (src/control/web/): off unless the config has a `web` section. It asks
+ * for the same token as the control API's TCP listener.
+ */
+export interface WebConfig {
+  /** Where the dashboard listens (its own listener; loopback unless `behind_tls`). */
+  listen: { host: string; port: number };
+  /**
+   * True when a TLS-terminating proxy sits in front of it: a non-loopback `listen` is then not warned
+   * about at start, and the session cookie is marked `Secure`.
+   */
+  behind_tls: boolean;
+}
+
 export interface Config {
   /** Absolute path of the main config file. */
   file: string;
@@ -162,5 +176,7 @@ export interface Config {
   /** The global alert routes. */
   alerts: AlertConfig[];
   metrics: MetricsConfig;
+  /** The web dashboard, or null when it is off (the default). */
+  web: WebConfig | null;
   apps: AppConfig[];
 }

@@ -14,6 +14,7 @@ import { isNull, Reader } from './reader.js';
 import { readAlerts, type AlertRead } from './sections/alerts.js';
 import { readApp, type AppRead, type AppSources } from './sections/app.js';
 import { readMetrics } from './sections/metrics.js';
+import { readWeb } from './sections/web.js';
 import { readGlobalLogger } from './sections/logger.js';
 import { readPlugins, type PluginLoadSpec } from './sections/plugins.js';
 import { readPortRange } from './sections/port-range.js';
@@ -21,7 +22,7 @@ import { readRpc } from './sections/rpc.js';
 import { readUser } from './sections/user.js';
 
 /** The top-level keys. */
-export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir', 'max_connections', 'alerts', 'metrics'];
+export const TOP_KEYS: readonly string[] = ['port_range', 'rpc', 'logger', 'user', 'apps_include', 'apps', 'plugins', 'run_dir', 'max_connections', 'alerts', 'metrics', 'web'];
 
 /** The resolver's input: the main file's tree, and the app mappings its includes contributed. */
 export interface ResolveInput {
@@ -98,6 +99,11 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
     if (a) apps.push(a);
   }
   checkUnique(r, apps);
+  const web = readWeb(r, getEntry(root, 'web'), [
+    ...apps.map((a) => ({ what: `app "${a.config.name}"`, host: a.config.external_host, port: a.config.external_port })),
+    ...(metrics.listen ? [{ what: '"metrics.listen"', ...metrics.listen }] : []),
+    ...(rpc.host !== null && rpc.port !== null ? [{ what: 'the control API ("rpc")', host: rpc.host, port: rpc.port }] : []),
+  ]);
 
   const config: Config = {
     file: input.file,
@@ -110,6 +116,7 @@ export function resolveConfig(input: ResolveInput, runtime: RuntimeInfo = curren
     max_connections,
     alerts: alerts.map((a) => a.config),
     metrics,
+    web,
     apps: apps.map((a) => a.config),
   };
   return { config: deepFreeze(config), sources: { plugins, alerts, apps: apps.map((a) => a.sources) }, errors: r.errors, warnings: [] };

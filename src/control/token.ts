@@ -31,10 +31,11 @@ export async function readTokenFile(file: string): Promise<string> {
 /**
  * The token the daemon requires on TCP, decided once at startup: `rpc.token`, else the contents of
  * `rpc.token_file`, else a fresh random token written to `<run_dir>/control.token` with mode 0600 so
- * only the daemon's user can read it. Null when the config names no TCP listener.
+ * only the daemon's user can read it. Null when the config names no TCP listener, unless `web` is
+ * set: the dashboard (./web/) asks for the same token, and resolves it this way when TCP is off.
  */
-export async function resolveServerToken(rpc: Config['rpc'], runDir: string): Promise<string | null> {
-  if (rpc.host === null || rpc.port === null) return null;
+export async function resolveServerToken(rpc: Config['rpc'], runDir: string, opts: { web?: boolean } = {}): Promise<string | null> {
+  if ((rpc.host === null || rpc.port === null) && opts.web !== true) return null;
   if (rpc.token !== null && rpc.token !== '') return rpc.token;
   if (rpc.token_file !== null) return readTokenFile(rpc.token_file);
   const token = randomBytes(32).toString('base64url');
