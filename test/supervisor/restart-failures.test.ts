@@ -38,6 +38,8 @@ for (const c of cases) {
     t.same(sup.status(name)[0]!.instances.filter((i) => i.active).map((i) => i.pid), [oldPid], 'the old instance still serves');
     const failedState = rec.of('onInstanceState', name).find((r) => r.e.to === c.state);
     t.ok(failedState, `the new instance went to ${c.state}`);
+    t.ok(typeof failedState?.e.error === 'string' && failedState.e.error.length > 0, `the state event says why it went to ${c.state} (${failedState?.e.error})`);
+    t.notOk(rec.of('onInstanceState', name).some((r) => r.e.to === 'starting' && 'error' in r.e), 'a state change without a problem carries no error');
 
     // The policy retries after a backoff that grows.
     await waitFor(() => rec.of('onRestartFailed', name).length >= 2, 'a retry after backoff', 20_000);
@@ -125,6 +127,7 @@ t.test('a serving instance killed with SIGKILL is replaced and requests in the g
   t.ok(gap.length > 0);
   t.same(gap.filter((s) => s.status !== 200).slice(0, 5), [], 'requests sent in the gap succeeded');
   t.equal(sup.status('crash')[0]!.state, 'running');
+  t.equal(sup.status('crash')[0]!.restarts, 1, 'the replacement counts as one restart');
 });
 
 t.test('a serving instance that fails its liveness check is replaced gracefully', async (t) => {
@@ -146,4 +149,6 @@ t.test('a serving instance that fails its liveness check is replaced gracefully'
   t.equal(health[0]!.e.healthy, false);
   const exit = await waitFor(() => rec.of('onInstanceExit', 'sick').find((r) => r.e.instance.pid === oldPid), 'old gone');
   t.equal(exit.e.instance.state, 'stopped', 'the unhealthy one was drained and stopped, not killed');
+  t.ok(rec.of('onInstanceDrained', 'sick').some((r) => r.e.instance.pid === oldPid), 'the unhealthy instance was drained before its stop');
+  t.equal(sup.status('sick')[0]!.restarts, 1, 'the replacement counts as one restart');
 });
