@@ -20,6 +20,7 @@ export const FOLDERS = {
   },
   control: {
     mutate: ['src/control/**/*.ts'],
-    tests: ['test/control/*.test.ts'],
+    // The dashboard's in-process server tests; its browser and gracevisord tests run the built daemon.
+    tests: ['test/control/*.test.ts', 'test/control/web/server.test.ts'],
   },
 };
