@@ -12,8 +12,8 @@
 //            Crashes are 21 s apart: the holder restarts at once for up to three crashes a minute
 //            (then after 1 s, and gives up at five), and this measures the at-once case.
 // Bounded: at most 30 minutes.
-import { Agent, request } from 'node:http';
-import { startWsDaemon } from './lib.mjs';
+import { request } from 'node:http';
+import { keepAliveLoad, startWsDaemon } from './lib.mjs';
 
 const upgrades = Number(process.argv[2] ?? 10);
 const crashes = Number(process.argv[3] ?? 10);
@@ -46,24 +46,13 @@ function get(agent, path) {
   });
 }
 
-let running = true;
-const load = { requests: 0, failed: 0, errors: {} };
+let traffic = null;
 let code = 0;
 try {
   for (let i = 0; i < 100 && (await ctl.status('web').catch(() => []))[0]?.state !== 'running'; i++) await sleep(100);
   const appPid = (await ctl.status('web'))[0].instances.find((i) => i.state === 'serving').pid;
-  const loops = Array.from({ length: clients }, async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    while (running) {
-      const r = await get(agent, '/');
-      load.requests++;
-      if (!r.ok) {
-        load.failed++;
-        load.errors[r.error] = (load.errors[r.error] ?? 0) + 1;
-      }
-    }
-    agent.destroy();
-  });
+  traffic = keepAliveLoad(publicPort, clients);
+  const { load } = traffic;
   const deadline = Date.now() + 30 * 60_000;
 
   const up = { failedBefore: load.failed, requestsBefore: load.requests, ms: [], slowFailed: 0, errors: 0 };
@@ -98,8 +87,7 @@ try {
     await sleep(21_000 - (performance.now() - t0));
   }
   const afterCrash = { failed: load.failed - cr.failedBefore, requests: load.requests - cr.requestsBefore };
-  running = false;
-  await Promise.all(loops);
+  await traffic.stop();
   const appPidAfter = (await ctl.status('web'))[0].instances.find((i) => i.state === 'serving')?.pid;
   const result = {
     clients,
@@ -114,7 +102,7 @@ try {
   console.error(`daemon-restart: ${err.stack ?? err}\n${daemon.log().slice(-3000)}`);
   code = 2;
 } finally {
-  running = false;
+  await traffic?.stop();
   await daemon.stop();
 }
 process.exit(code);

@@ -1,8 +1,10 @@
 // Helpers shared by the benchmark's subjects (bench/subjects.mjs, bench/splice-subjects.mjs):
-// free loopback ports, child processes that print "ready PORT", throwaway nginx/haproxy configs.
+// free loopback ports, child processes that print "ready PORT", throwaway nginx/haproxy configs, and
+// the keep-alive load the daemon benchmarks (daemon-restart, soak, restart-load) send through a restart.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,4 +243,47 @@ export async function startWsDaemon(tag, appKeys = []) {
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stop().then(() => process.exit(130)));
   await waitForPort(publicPort, 30_000);
   return { dir, publicPort, range, socket, child, log: () => log, stop };
+}
+
+/** GET `path` on 127.0.0.1:`port` through `agent` (Node's global agent without one): null for a 200, else what went wrong. */
+export function getStatus(port, path, agent) {
+  return new Promise((res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (r) => {
+      r.resume();
+      r.on('end', () => res(r.statusCode === 200 ? null : `status ${r.statusCode}`));
+      r.on('error', (e) => res(e.code ?? e.message));
+    });
+    req.on('error', (e) => res(e.code ?? e.message));
+    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+/**
+ * `clients` keep-alive clients, each on its own connection, sending GET / to 127.0.0.1:`port` one
+ * after another until stop(). `load` counts the requests, the failed ones, and the failures by what
+ * went wrong.
+ */
+export function keepAliveLoad(port, clients) {
+  const load = { requests: 0, failed: 0, errors: {} };
+  let running = true;
+  const loops = Array.from({ length: clients }, async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    while (running) {
+      const err = await getStatus(port, '/', agent);
+      load.requests++;
+      if (err) {
+        load.failed++;
+        load.errors[err] = (load.errors[err] ?? 0) + 1;
+      }
+    }
+    agent.destroy();
+  });
+  return {
+    load,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
 }

@@ -5,8 +5,7 @@
 //   npm run build && node bench/restart-load.mjs [restarts=100] [clients=50] [proxy=http]
 // `proxy` is the app's engine: http (the native data plane where it built), http_js, tcp, splice.
 // The app is test/fixtures/apps/ws-app.mjs (GET /, readiness /health). Bounded: at most 30 minutes.
-import { Agent, request } from 'node:http';
-import { startWsDaemon } from './lib.mjs';
+import { keepAliveLoad, startWsDaemon } from './lib.mjs';
 
 const restarts = Number(process.argv[2] ?? 100);
 const clients = Number(process.argv[3] ?? 50);
@@ -23,38 +22,14 @@ const daemon = await startWsDaemon('restart-load', [`proxy: ${proxy}`, 'drain_ti
 const ctl = new ControlClient({ socket: daemon.socket });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function get(agent) {
-  return new Promise((res) => {
-    const req = request({ host: '127.0.0.1', port: daemon.publicPort, path: '/', agent }, (r) => {
-      r.resume();
-      r.on('end', () => res(r.statusCode === 200 ? null : `status ${r.statusCode}`));
-      r.on('error', (e) => res(e.code ?? e.message));
-    });
-    req.on('error', (e) => res(e.code ?? e.message));
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
-
-let running = true;
-const load = { requests: 0, failed: 0, errors: {} };
+let traffic = null;
 let code = 0;
 try {
   for (let i = 0; i < 200 && (await ctl.status('web').catch(() => []))[0]?.state !== 'running'; i++) await sleep(100);
   const engine = (await ctl.plugins()).find((p) => p.id === `engines.${proxy}`);
   console.log(`restart-load: ${restarts} restarts, ${clients} keep-alive clients, proxy ${proxy}: ${engine?.description ?? '?'}`);
-  const loops = Array.from({ length: clients }, async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-    while (running) {
-      const err = await get(agent);
-      load.requests++;
-      if (err) {
-        load.failed++;
-        load.errors[err] = (load.errors[err] ?? 0) + 1;
-      }
-    }
-    agent.destroy();
-  });
+  traffic = keepAliveLoad(daemon.publicPort, clients);
+  const { load } = traffic;
   const deadline = Date.now() + 30 * 60_000;
   const t0 = performance.now();
   let done = 0;
@@ -67,8 +42,7 @@ try {
   }
   const seconds = (performance.now() - t0) / 1000;
   await sleep(200);
-  running = false;
-  await Promise.all(loops);
+  await traffic.stop();
   console.log(`restarts done ${done} (failed ${failedRestarts}) in ${seconds.toFixed(1)} s; requests ${load.requests}, failed ${load.failed} (${(load.requests / seconds).toFixed(0)} req/s)`);
   if (load.failed) console.log(`errors: ${JSON.stringify(load.errors)}`);
   code = load.failed === 0 && failedRestarts === 0 ? 0 : 1;
@@ -76,7 +50,7 @@ try {
   console.error(err);
   code = 1;
 } finally {
-  running = false;
+  await traffic?.stop();
   await daemon.stop();
 }
 process.exit(code);

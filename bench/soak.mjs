@@ -10,9 +10,9 @@
 // clients loop GET / on keep-alive connections all the while; any status other than 200, or any
 // socket error, is a failed request. Bounded: at most `restarts` restarts and 60 minutes.
 import { readdirSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import WebSocket from 'ws';
-import { startWsDaemon } from './lib.mjs';
+import { getStatus, startWsDaemon } from './lib.mjs';
 
 const restarts = Number(process.argv[2] ?? 1000);
 const clients = Number(process.argv[3] ?? 4);
@@ -46,18 +46,7 @@ async function measure() {
   return { rssMiB: +(rssKb / 1024).toFixed(1), fds, holderFds, ports };
 }
 
-function get(agent, path) {
-  return new Promise((res) => {
-    const req = request({ host: '127.0.0.1', port: publicPort, path, agent }, (r) => {
-      r.resume();
-      r.on('end', () => res(r.statusCode === 200 ? null : `status ${r.statusCode}`));
-      r.on('error', (e) => res(e.code ?? e.message));
-    });
-    req.on('error', (e) => res(e.code ?? e.message));
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.end();
-  });
-}
+const get = (agent, path) => getStatus(publicPort, path, agent);
 
 function wsOpen() {
   return new Promise((res, rej) => {
