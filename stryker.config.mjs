@@ -14,7 +14,7 @@ if (!scope) throw new Error(`GV_MUTATE_FOLDER: unknown folder "${folder}" (one o
 export default {
   testRunner: 'tap',
   tap: { testFiles: scope.tests, nodeArgs: ['--import', 'tsx'], forceBail: true },
-  // GV_MUTATE_RANGES: a JSON list of `file:line-line` entries, a sample drawn by scripts/mutate.mjs.
+  // GV_MUTATE_RANGES: a JSON list of `file:line:col-line:col` spans, a sample drawn by scripts/mutate.mjs.
   mutate: process.env.GV_MUTATE_RANGES ? JSON.parse(readFileSync(process.env.GV_MUTATE_RANGES, 'utf8')) : scope.mutate,
   checkers: ['typescript'],
   tsconfigFile: 'tsconfig.json',

@@ -97,7 +97,8 @@ function closedToOthers(file: string): string | null {
 
 // `nobody` must be able to reach the test app (and, below, the daemon): a checkout under a private
 // folder (a 0700 home, or the mutation tester's sandbox) cannot run these tests, and says so.
-const asUserSkip = process.getuid?.() !== 0 ? 'needs root' : closedToOthers(BEHAVE_APP) && `nobody cannot enter ${closedToOthers(BEHAVE_APP)}`;
+const closed = closedToOthers(BEHAVE_APP);
+const asUserSkip = process.getuid?.() !== 0 ? 'needs root' : closed !== null && `nobody cannot enter ${closed}`;
 t.test('as root, user runs the app under that uid and gid', { skip: asUserSkip }, async (t) => {
   const dir = tempDir(t);
   chmodSync(dir, 0o755);
